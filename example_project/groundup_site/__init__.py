@@ -1,0 +1,1 @@
+"""The Groundup LMS example project: the four apps assembled into a learner site."""

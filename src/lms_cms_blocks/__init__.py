@@ -1,0 +1,1 @@
+"""Wagtail StreamField lesson blocks, including a runnable Jupyter block."""

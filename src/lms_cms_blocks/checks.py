@@ -1,0 +1,30 @@
+"""System checks of lms_cms_blocks. Ids are stable; every one is listed in the docs (reference/checks)."""
+
+from django.apps import apps
+from django.core import checks
+
+from lms_common.checks import check_app_settings
+
+from .conf import app_settings
+
+#: Wagtail apps the blocks need (the Jupyter block's documents and images come from these).
+REQUIRED_APPS = ["wagtail", "wagtail.images", "wagtail.documents", "wagtail.embeds"]
+
+
+@checks.register()
+def settings_check(app_configs=None, **kwargs):
+    return check_app_settings(app_settings, "lms_cms_blocks")
+
+
+@checks.register()
+def wagtail_installed_check(app_configs=None, **kwargs):
+    """``lms_cms_blocks.E101``: a Wagtail app the blocks need is not installed."""
+    return [
+        checks.Error(
+            f"lms_cms_blocks needs {name!r} in INSTALLED_APPS.",
+            hint="Install the 'cms' extra (pip install 'groundup-lms[cms]') and add Wagtail's apps.",
+            id="lms_cms_blocks.E101",
+        )
+        for name in REQUIRED_APPS
+        if not apps.is_installed(name)
+    ]

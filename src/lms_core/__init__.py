@@ -1,0 +1,1 @@
+"""Courses, cohorts, learning contents, schedules, enrollments and per-learner progress."""

@@ -1,0 +1,1 @@
+"""Internal helpers of lms_core: not a public API."""

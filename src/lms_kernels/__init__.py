@@ -1,0 +1,1 @@
+"""Kernel environments and sessions behind a Jupyter-Server-compatible REST and WebSocket API."""

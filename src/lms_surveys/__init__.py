@@ -1,0 +1,1 @@
+"""Surveys after learning contents, built around django-survey-and-report."""

@@ -1,0 +1,196 @@
+"""Suite-wide fixtures: real components, gated by marker.
+
+A test marked ``postgres``, ``redis``, ``docker``, ``gateway`` or ``browser`` needs that component. When it is
+missing the test is skipped on a developer's machine and **fails** under ``CI=true``. Where each component is
+comes from environment variables, falling back to ``.services/env.json`` written by
+``scripts/services.py up``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+DEFAULT_KERNEL_IMAGE = "groundup-lms/test-kernel:py3"
+
+_missing: dict[str, list[str]] = defaultdict(list)
+
+
+@cache
+def services_env() -> dict:
+    path = ROOT / ".services" / "env.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def component_value(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name) or services_env().get(name) or default
+
+
+# -- availability checks: each returns None when available, else the reason ----------------------------------
+
+
+def _check_postgres() -> str | None:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        return f"the suite runs on {engine.rsplit('.', 1)[-1]}; set LMS_TEST_DATABASE_URL to a PostgreSQL URL"
+    return None
+
+
+def _check_redis() -> str | None:
+    url = component_value("LMS_TEST_REDIS_URL")
+    if not url:
+        return "LMS_TEST_REDIS_URL is not set (scripts/services.py up starts a Redis server)"
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            if not sock.recv(64).startswith(b"+PONG"):
+                return f"{url} did not answer PING"
+    except OSError as exc:
+        return f"cannot reach Redis at {url}: {exc}"
+    return None
+
+
+def _check_docker() -> str | None:
+    try:
+        import docker
+    except ImportError:
+        return "the docker SDK is not installed (pip install 'groundup-lms[docker]')"
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        return f"no Docker engine answers: {exc}"
+    image = component_value("LMS_TEST_KERNEL_IMAGE", DEFAULT_KERNEL_IMAGE)
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return f"the test kernel image {image!r} is missing (scripts/services.py up builds it)"
+    finally:
+        client.close()
+    return None
+
+
+def _check_browser() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    path = chromium_path()
+    if not path:
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+def _check_gateway() -> str | None:
+    if shutil.which("jupyter-server") is None and shutil.which("jupyter") is None:
+        return "Jupyter Server is not installed"
+    return None
+
+
+CHECKS = {
+    "postgres": _check_postgres,
+    "redis": _check_redis,
+    "docker": _check_docker,
+    "browser": _check_browser,
+    "gateway": _check_gateway,
+}
+
+
+@cache
+def component_problem(name: str) -> str | None:
+    return CHECKS[name]()
+
+
+def chromium_path() -> str | None:
+    candidates = [component_value("LMS_TEST_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers():
+        if marker.name not in CHECKS:
+            continue
+        problem = component_problem(marker.name)
+        if problem is None:
+            continue
+        _missing[marker.name].append(item.nodeid)
+        if IN_CI:
+            pytest.fail(f"{marker.name} is required under CI=true but missing: {problem}", pytrace=False)
+        pytest.skip(f"{marker.name} missing: {problem}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _missing:
+        return
+    terminalreporter.section("missing components")
+    for name, nodeids in sorted(_missing.items()):
+        verdict = "failed" if IN_CI else "skipped"
+        terminalreporter.write_line(
+            f"{name}: {component_problem(name)} -> {len(nodeids)} test(s) {verdict}"
+        )
+    report = os.environ.get("LMS_TEST_MISSING_REPORT")
+    if report:
+        with open(report, "a") as fh:
+            for name, nodeids in _missing.items():
+                fh.write(json.dumps({"component": name, "reason": component_problem(name), "tests": nodeids}) + "\n")
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return component_value("LMS_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def kernel_image() -> str:
+    return component_value("LMS_TEST_KERNEL_IMAGE", DEFAULT_KERNEL_IMAGE)
+
+
+@pytest.fixture
+def chromium_executable() -> str:
+    return chromium_path()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests write screenshots and logs (kept by CI as artifacts)."""
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the example project's manage.py in a subprocess (for tests of commands that start servers)."""
+    import sys
+
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT / "example_project",
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

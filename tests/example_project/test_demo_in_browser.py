@@ -1,0 +1,143 @@
+"""The demo command serves the site (uvicorn + the task worker) and Chromium can use it."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def demo_site(tmp_path):
+    """``manage.py groundup_demo`` on a fresh SQLite file; yields the URL once it says it is running."""
+    port = free_port()
+    log_path = tmp_path / "demo.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "groundup_site.settings",
+        "DJANGO_SQLITE_PATH": str(tmp_path / "demo.sqlite3"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "manage.py", "groundup_demo", "--port", str(port)],
+            cwd=ROOT / "example_project",
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    url = None
+    while time.monotonic() < deadline:
+        text = log_path.read_text()
+        match = re.search(r"Groundup LMS is running at (\S+)", text)
+        if match:
+            url = match.group(1)
+            break
+        if process.poll() is not None:
+            pytest.fail(f"the demo command exited early:\n{text}")
+        time.sleep(0.3)
+    if url is None:
+        process.kill()
+        pytest.fail(f"the demo command did not start in time:\n{log_path.read_text()}")
+    try:
+        yield url, process, log_path
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise
+
+
+@pytest.fixture
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Path):
+    url, process, log_path = demo_site
+    text = log_path.read_text()
+    assert "username 'learner'" in text and "password 'groundup-learner'" in text
+    assert "background-task worker is running" in text
+
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(url)
+    assert page.title() == "Groundup LMS"
+    # The stylesheet was served by the ASGI app (static files in the demo).
+    brand_colour = page.eval_on_selector(".brand", "el => getComputedStyle(el).color")
+    assert brand_colour == "rgb(27, 124, 131)"
+
+    page.get_by_role("link", name="Log in to start learning").click()
+    page.get_by_label("Username").fill("learner")
+    page.get_by_label("Password").fill("groundup-learner")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(url)
+    assert page.get_by_text("Welcome, Minjun Lee.").is_visible()
+    # The identicon avatar loaded as a real image.
+    width = page.eval_on_selector("img.avatar", "img => img.complete ? img.naturalWidth : 0")
+    assert width == 120
+    page.screenshot(path=str(artifacts_dir / "demo-home-learner-phone.png"), full_page=True)
+
+    admin = browser.new_page(viewport={"width": 1280, "height": 800})
+    admin.goto(url + "admin/login/")
+    admin.get_by_label("Username").fill("admin")
+    admin.get_by_label("Password").fill("groundup-admin")
+    admin.get_by_role("button", name="Log in").click()
+    admin.wait_for_url(url + "admin/")
+    assert admin.get_by_role("heading", name="Site administration").is_visible()
+    admin.screenshot(path=str(artifacts_dir / "demo-admin.png"))
+    assert errors == []
+    assert process.poll() is None
+
+
+def test_demo_command_stops_cleanly_and_is_idempotent(demo_site, tmp_path):
+    url, process, log_path = demo_site
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    # A second run over the same database loads the same users again without errors.
+    env = {**os.environ, "DJANGO_SQLITE_PATH": str(tmp_path / "demo.sqlite3")}
+    env.pop("DATABASE_URL", None)
+    again = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "groundup_demo", "--no-serve"],
+        cwd=ROOT / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("(reset)") == 3

@@ -1,0 +1,15 @@
+"""lms_core installed alone: no Wagtail, no Channels, no Jupyter, no surveys."""
+
+from tests.projects.common import *  # noqa: F403
+from tests.projects.common import DJANGO_CONTRIB, MIDDLEWARE
+
+INSTALLED_APPS = [
+    *DJANGO_CONTRIB,
+    "rest_framework",
+    "django_filters",
+    "hijack",
+    "lms_core.apps.BackgroundTaskConfig",
+    "lms_core",
+]
+MIDDLEWARE = [*MIDDLEWARE, "hijack.middleware.HijackUserMiddleware"]
+ROOT_URLCONF = "tests.projects.core_only.urls"

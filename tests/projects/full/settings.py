@@ -1,0 +1,10 @@
+"""All four apps together: the example project's own settings, with test-friendly overrides."""
+
+from groundup_site.settings import *  # noqa: F403
+
+from tests.projects.common import DATABASES, PASSWORD_HASHERS, SECRET_KEY  # noqa: F401
+
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+SERVE_STATIC = True
+LOGGING = {"version": 1, "disable_existing_loggers": False}
