@@ -145,14 +145,15 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("missing components")
     for name, nodeids in sorted(_missing.items()):
         verdict = "failed" if IN_CI else "skipped"
-        terminalreporter.write_line(
-            f"{name}: {component_problem(name)} -> {len(nodeids)} test(s) {verdict}"
-        )
+        terminalreporter.write_line(f"{name}: {component_problem(name)} -> {len(nodeids)} test(s) {verdict}")
     report = os.environ.get("LMS_TEST_MISSING_REPORT")
     if report:
         with open(report, "a") as fh:
             for name, nodeids in _missing.items():
-                fh.write(json.dumps({"component": name, "reason": component_problem(name), "tests": nodeids}) + "\n")
+                fh.write(
+                    json.dumps({"component": name, "reason": component_problem(name), "tests": nodeids})
+                    + "\n"
+                )
 
 
 # -- fixtures ------------------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> sub
     """Run the example project's manage.py in a subprocess (for tests of commands that start servers)."""
     import sys
 
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT / "example_project",
         env={**os.environ, **(env or {})},

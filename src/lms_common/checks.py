@@ -11,7 +11,7 @@ id         meaning
 ``E004``   a value in ``LMS_<APP>`` is invalid (the message says why)
 ========== =================================================================
 
-App-specific checks start at ``E100``/``W100``.
+App-specific checks are numbered from ``E101``/``W101``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.utils.module_loading import import_string
 
 from .settings import AppSettings
 
-__all__ = ["check_app_settings", "check_default_auto_field", "SETTINGS_CHECK_IDS"]
+__all__ = ["SETTINGS_CHECK_IDS", "check_app_settings", "check_default_auto_field"]
 
 SETTINGS_CHECK_IDS = {
     "not_a_dict": "E001",
@@ -46,9 +46,7 @@ def check_app_settings(app_settings: AppSettings, app_label: str) -> list[checks
     ]
 
 
-def check_default_auto_field(
-    label: str, wrapper: str, check_id: str
-) -> list[checks.CheckMessage]:
+def check_default_auto_field(label: str, wrapper: str, check_id: str) -> list[checks.CheckMessage]:
     """Warn when a third-party app without ``default_auto_field`` is installed unwrapped.
 
     Such an app inherits the project's ``DEFAULT_AUTO_FIELD``; in a ``BigAutoField`` project
@@ -58,7 +56,9 @@ def check_default_auto_field(
         config = apps.get_app_config(label)
     except LookupError:
         return []
-    if any("default_auto_field" in klass.__dict__ for klass in type(config).__mro__ if klass is not AppConfig):
+    if any(
+        "default_auto_field" in klass.__dict__ for klass in type(config).__mro__ if klass is not AppConfig
+    ):
         return []
     project_default = import_string(settings.DEFAULT_AUTO_FIELD)
     from django.db.models import AutoField

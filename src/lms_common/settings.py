@@ -58,7 +58,9 @@ class AppSettings:
         self.validators = dict(validators or {})
         unknown = (self.import_strings | set(self.validators)) - set(self.defaults)
         if unknown:
-            raise ValueError(f"{setting_name}: import_strings/validators name keys without defaults: {unknown}")
+            raise ValueError(
+                f"{setting_name}: import_strings/validators name keys without defaults: {unknown}"
+            )
         self._cached: set[str] = set()
         setting_changed.connect(self._on_setting_changed, weak=False)
 

@@ -1,4 +1,4 @@
-"""System checks of lms_core. Ids are stable; every one is listed in the docs (reference/checks)."""
+"""System checks of lms_core. Ids are stable; every one is listed in docs/operators/checks.md."""
 
 from django.core import checks
 
@@ -15,6 +15,4 @@ def settings_check(app_configs=None, **kwargs):
 @checks.register(checks.Tags.models)
 def background_task_check(app_configs=None, **kwargs):
     """``lms_core.W101``: django-background-tasks installed without our AppConfig wrapper."""
-    return check_default_auto_field(
-        "background_task", "lms_core.apps.BackgroundTaskConfig", "lms_core.W101"
-    )
+    return check_default_auto_field("background_task", "lms_core.apps.BackgroundTaskConfig", "lms_core.W101")

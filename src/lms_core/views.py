@@ -13,7 +13,7 @@ from .conf import app_settings
 
 def _avatar_etag(request, pk):
     look = repr((app_settings.AVATAR_SIZE, app_settings.AVATAR_FOREGROUND, app_settings.AVATAR_BACKGROUND))
-    return f"{pk}-{hashlib.sha1(look.encode()).hexdigest()[:12]}"
+    return f"{pk}-{hashlib.sha1(look.encode(), usedforsecurity=False).hexdigest()[:12]}"
 
 
 @require_safe

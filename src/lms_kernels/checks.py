@@ -1,4 +1,4 @@
-"""System checks of lms_kernels. Ids are stable; every one is listed in the docs (reference/checks)."""
+"""System checks of lms_kernels. Ids are stable; every one is listed in docs/operators/checks.md."""
 
 from django.core import checks
 

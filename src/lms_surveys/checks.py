@@ -1,4 +1,4 @@
-"""System checks of lms_surveys. Ids are stable; every one is listed in the docs (reference/checks)."""
+"""System checks of lms_surveys. Ids are stable; every one is listed in docs/operators/checks.md."""
 
 from django.apps import apps
 from django.core import checks

@@ -36,7 +36,7 @@ def demo_site(tmp_path):
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     with open(log_path, "w") as log:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "manage.py", "groundup_demo", "--port", str(port)],
             cwd=ROOT / "example_project",
             env=env,
@@ -77,12 +77,23 @@ def browser(chromium_executable):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
         )
         try:
             yield browser
         finally:
             browser.close()
+
+
+def watch_for_errors(page, errors: list) -> None:
+    """Collect console errors and failed responses (with their URLs) of a page."""
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
 
 def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Path):
@@ -93,7 +104,7 @@ def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Pat
 
     page = browser.new_page(viewport={"width": 390, "height": 844})
     errors = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    watch_for_errors(page, errors)
     page.goto(url)
     assert page.title() == "Groundup LMS"
     # The stylesheet was served by the ASGI app (static files in the demo).
@@ -112,6 +123,7 @@ def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Pat
     page.screenshot(path=str(artifacts_dir / "demo-home-learner-phone.png"), full_page=True)
 
     admin = browser.new_page(viewport={"width": 1280, "height": 800})
+    watch_for_errors(admin, errors)
     admin.goto(url + "admin/login/")
     admin.get_by_label("Username").fill("admin")
     admin.get_by_label("Password").fill("groundup-admin")
@@ -124,13 +136,17 @@ def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Pat
 
 
 def test_demo_command_stops_cleanly_and_is_idempotent(demo_site, tmp_path):
-    url, process, log_path = demo_site
+    _url, process, _log = demo_site
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
     # A second run over the same database loads the same users again without errors.
-    env = {**os.environ, "DJANGO_SQLITE_PATH": str(tmp_path / "demo.sqlite3")}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "groundup_site.settings",
+        "DJANGO_SQLITE_PATH": str(tmp_path / "demo.sqlite3"),
+    }
     env.pop("DATABASE_URL", None)
-    again = subprocess.run(  # noqa: S603
+    again = subprocess.run(
         [sys.executable, "manage.py", "groundup_demo", "--no-serve"],
         cwd=ROOT / "example_project",
         env=env,

@@ -25,7 +25,7 @@ def test_defaults_and_lazy_imports(sample):
 
     assert sample.SIZE == 10
     assert sample.LOADER is json.loads
-    assert sample.HANDLERS == [json.dumps]
+    assert [json.dumps] == sample.HANDLERS
     assert sample.problems() == []
 
 

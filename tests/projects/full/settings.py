@@ -1,7 +1,6 @@
 """All four apps together: the example project's own settings, with test-friendly overrides."""
 
 from groundup_site.settings import *  # noqa: F403
-
 from tests.projects.common import DATABASES, PASSWORD_HASHERS, SECRET_KEY  # noqa: F401
 
 DEBUG = False

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-serve", action="store_true", help="Only migrate and load the demo data.")
-        parser.add_argument("--no-worker", action="store_true", help="Do not start the background-task worker.")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start the background-task worker."
+        )
         parser.add_argument(
             "--ready-timeout", type=float, default=60.0, help="Seconds to wait for the server to answer."
         )
@@ -44,17 +46,31 @@ class Command(BaseCommand):
     def serve(self, options):
         host, port = options["host"], options["port"]
         project_dir = settings.BASE_DIR
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "groundup_site.settings")}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "groundup_site.settings"),
+        }
         children = {
             "server": subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "uvicorn", "groundup_site.asgi:application", "--host", host,
-                 "--port", str(port), "--no-access-log", "--lifespan", "off"],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "groundup_site.asgi:application",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--lifespan",
+                    "off",
+                ],
                 cwd=project_dir,
                 env=env,
             )
         }
         if not options["no_worker"]:
-            children["worker"] = subprocess.Popen(  # noqa: S603
+            children["worker"] = subprocess.Popen(
                 [sys.executable, "manage.py", "process_tasks", "--sleep", "1"], cwd=project_dir, env=env
             )
 
@@ -71,7 +87,9 @@ class Command(BaseCommand):
             self.wait_until_ready(url, children, options["ready_timeout"])
             self.stdout.write(self.style.SUCCESS(f"\nGroundup LMS is running at {url}"))
             self.stdout.write(f"  admin: {url}admin/   lesson editor (Wagtail): {url}cms/")
-            self.stdout.write("  the background-task worker is " + ("off" if options["no_worker"] else "running"))
+            self.stdout.write(
+                "  the background-task worker is " + ("off" if options["no_worker"] else "running")
+            )
             self.stdout.write("Press Ctrl+C to stop.")
             while not stopping:
                 for name, child in children.items():

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""The whole test suite, as ``make test`` and CI run it.
+
+Steps, in order (each is timed; the run fails if any step fails):
+
+1. bring up the real components (``scripts/services.py up``: PostgreSQL, Redis, a Docker engine with the test
+   kernel image, Chromium), installing missing ones with apt when running as root;
+2. lint: ``ruff check`` and ``ruff format --check``;
+3. the architecture contract: ``lint-imports`` (import-linter, contracts in pyproject.toml);
+4. ``makemigrations --check`` on the example project;
+5. the docs, built with warnings as errors;
+6. pytest with every app installed (the example project's settings) on SQLite;
+7. pytest with each app installed alone (``tests/projects/*_only``);
+8. pytest with every app on PostgreSQL;
+9. a shorter leg on the newest line: Python 3.12+ with Django 6.x, SQLite (when such an interpreter exists).
+
+Without ``CI=true`` a missing component skips the tests that need it, and the summary says which. With
+``CI=true`` a missing component fails the run.
+
+Usage: ``python scripts/run_tests.py [--no-services] [--no-install] [--skip STEP ...] [-- PYTEST_ARGS]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+VENV_BIN = Path(sys.executable).parent
+NEWEST_VENV = ROOT / ".venv-newest"
+
+#: Each app alone: (settings project, test paths).
+APP_ALONE = {
+    "core_only": ["tests/lms_common", "tests/lms_core"],
+    "kernels_only": ["tests/lms_kernels"],
+    "blocks_only": ["tests/lms_cms_blocks"],
+    "surveys_only": ["tests/lms_surveys"],
+}
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.results: list[tuple[str, str, float]] = []
+        self.services: dict = {}
+        self.missing_report = Path(tempfile.mkstemp(prefix="groundup-missing-", suffix=".jsonl")[1])
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def banner(self, text: str) -> None:
+        print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+    def run(self, name: str, command: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> bool:
+        if name.split(":")[0] in self.args.skip:
+            self.results.append((name, "skipped (--skip)", 0.0))
+            return True
+        self.banner(f"{name}: {' '.join(command)}")
+        started = time.monotonic()
+        code = subprocess.call(command, cwd=cwd, env={**os.environ, **(env or {})})
+        elapsed = time.monotonic() - started
+        if code == 5 and "pytest" in " ".join(command):
+            status = "FAILED (no tests collected)"
+        else:
+            status = "ok" if code == 0 else f"FAILED (exit {code})"
+        self.results.append((name, status, elapsed))
+        return code == 0
+
+    def note(self, name: str, status: str) -> None:
+        self.results.append((name, status, 0.0))
+
+    def pytest(self, name: str, *args: str, env: dict | None = None, python: Path | None = None) -> bool:
+        python = python or Path(sys.executable)
+        env = {"LMS_TEST_MISSING_REPORT": str(self.missing_report), **(env or {})}
+        return self.run(name, [str(python), "-m", "pytest", *args, *self.args.pytest_args], env=env)
+
+    # -- steps -------------------------------------------------------------------------------------------
+
+    def bring_up_services(self) -> None:
+        if self.args.no_services:
+            self.services = {"missing": {}}
+            self.note("services", "not started (--no-services)")
+            return
+        command = [sys.executable, str(ROOT / "scripts" / "services.py"), "up"]
+        if not self.args.no_install and os.geteuid() == 0:
+            command.append("--install")
+        self.banner("services: " + " ".join(command[1:]))
+        started = time.monotonic()
+        completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+        lines = [line for line in completed.stdout.splitlines() if line.strip()]
+        try:
+            self.services = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            self.services = {
+                "missing": {"all": f"scripts/services.py printed no JSON (exit {completed.returncode})"}
+            }
+        missing = self.services.get("missing", {})
+        status = "ok" if not missing else "missing: " + ", ".join(sorted(missing))
+        if missing and IN_CI:
+            status = "FAILED (" + status + ", CI=true)"
+        self.results.append(("services", status, time.monotonic() - started))
+
+    def component_env(self) -> dict:
+        keys = ["LMS_TEST_REDIS_URL", "LMS_TEST_KERNEL_IMAGE", "LMS_TEST_CHROMIUM", "DOCKER_HOST"]
+        return {key: self.services[key] for key in keys if key in self.services}
+
+    def newest_python(self) -> str | None:
+        explicit = os.environ.get("LMS_NEWEST_PYTHON")
+        candidates = [explicit] if explicit else []
+        candidates += [shutil.which(name) for name in ("python3.13", "python3.12")]
+        pyenv = sorted(
+            glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3")),
+            key=lambda path: [
+                int(part) for part in Path(path).parents[1].name.split(".")[:3] if part.isdigit()
+            ],
+            reverse=True,
+        )
+        candidates += pyenv
+        for candidate in candidates:
+            if not candidate:
+                continue
+            probe = subprocess.run(
+                [candidate, "-c", "import sys, venv; print(sys.version_info >= (3, 12))"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if probe.returncode == 0 and probe.stdout.strip() == "True":
+                return candidate
+        return None
+
+    def newest_line(self, env: dict) -> None:
+        if "newest" in self.args.skip:
+            self.note("newest", "skipped (--skip)")
+            return
+        interpreter = self.newest_python()
+        if interpreter is None:
+            self.note("newest", "not run: no Python 3.12+ on this machine")
+            return
+        python = NEWEST_VENV / "bin" / "python"
+        if not python.exists():
+            ok = self.run(
+                "newest:venv",
+                [
+                    str(VENV_BIN / "python"),
+                    "-m",
+                    "uv",
+                    "venv",
+                    "-q",
+                    "--python",
+                    interpreter,
+                    str(NEWEST_VENV),
+                ],
+            )
+            if not ok:
+                return
+        ok = self.run(
+            "newest:install",
+            [
+                str(VENV_BIN / "python"),
+                "-m",
+                "uv",
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(python),
+                "-e",
+                ".[all,test]",
+                "Django>=6.0,<6.2",
+            ],
+        )
+        if not ok:
+            return
+        version = subprocess.run(
+            [
+                str(python),
+                "-c",
+                "import sys, django; print(f'Python {sys.version.split()[0]}, Django {django.get_version()}')",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        self.pytest(
+            f"newest ({version}, SQLite)",
+            "-q",
+            "-m",
+            "not postgres and not docker and not browser",
+            env=env,
+            python=python,
+        )
+
+    def all_steps(self) -> int:
+        self.bring_up_services()
+        env = self.component_env()
+        python = str(VENV_BIN / "python")
+        self.run("ruff", [str(VENV_BIN / "ruff"), "check", "."])
+        self.run("ruff-format", [str(VENV_BIN / "ruff"), "format", "--check", "."])
+        self.run("import-contract", [str(VENV_BIN / "lint-imports")], env={"PYTHONPATH": str(ROOT / "src")})
+        self.run(
+            "migrations",
+            [python, "manage.py", "makemigrations", "--check", "--dry-run"],
+            cwd=ROOT / "example_project",
+            env={"DJANGO_SQLITE_PATH": ":memory:"},
+        )
+        self.run(
+            "docs",
+            [
+                str(VENV_BIN / "sphinx-build"),
+                "-W",
+                "--keep-going",
+                "-q",
+                "-b",
+                "html",
+                "docs",
+                "docs/_build/html",
+            ],
+        )
+        self.pytest("pytest: all apps, SQLite", "-m", "not postgres", env=env)
+        for project, paths in APP_ALONE.items():
+            self.pytest(
+                f"pytest: {project}",
+                "-q",
+                f"--ds=tests.projects.{project}.settings",
+                *paths,
+                "tests/test_project.py",
+                env=env,
+            )
+        database_url = self.services.get("LMS_TEST_DATABASE_URL")
+        if database_url:
+            self.pytest(
+                "pytest: all apps, PostgreSQL",
+                "-q",
+                "-m",
+                "not docker and not browser",
+                env={**env, "LMS_TEST_DATABASE_URL": database_url},
+            )
+        elif IN_CI:
+            self.note("pytest: all apps, PostgreSQL", "FAILED (PostgreSQL is missing, CI=true)")
+        else:
+            self.note("pytest: all apps, PostgreSQL", "not run: PostgreSQL is missing")
+        self.newest_line(env)
+        return self.summary()
+
+    def summary(self) -> int:
+        self.banner("summary")
+        width = max(len(name) for name, _, _ in self.results)
+        for name, status, elapsed in self.results:
+            print(f"  {name:<{width}}  {elapsed:7.1f} s  {status}")
+        missing = self.services.get("missing", {})
+        if missing:
+            print("\nComponents that were missing:")
+            for name, reason in sorted(missing.items()):
+                print(f"  {name}: {reason}")
+        skipped = {}
+        for line in self.missing_report.read_text().splitlines():
+            entry = json.loads(line)
+            skipped.setdefault(entry["component"], set()).update(entry["tests"])
+        self.missing_report.unlink(missing_ok=True)
+        if skipped:
+            verdict = "failed (CI=true)" if IN_CI else "skipped"
+            print(f"\nTests {verdict} because a component was missing:")
+            for name, tests in sorted(skipped.items()):
+                print(f"  {name}: {len(tests)} test(s), e.g. {sorted(tests)[0]}")
+        failed = [name for name, status, _ in self.results if status.startswith("FAILED")]
+        if failed:
+            print(f"\nFAILED: {', '.join(failed)}")
+            return 1
+        print("\nAll steps passed.")
+        return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--no-services", action="store_true", help="do not start PostgreSQL/Redis/Docker")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install missing components")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="skip a step: ruff, ruff-format, import-contract, migrations, docs, pytest, newest",
+    )
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments for every pytest run (after --)")
+    args = parser.parse_args()
+    return Runner(args).all_steps()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
