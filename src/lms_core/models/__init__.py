@@ -1,0 +1,19 @@
+"""lms_core's models: the course structure, the learners' side, and the audit log."""
+
+from .audit import HijackEvent
+from .courses import Cohort, Course, LearningContent, Pacing, ScheduleItem
+from .learners import DeadlineException, Enrollment, EnrollmentStatus, Progress, ProgressState
+
+__all__ = [
+    "Cohort",
+    "Course",
+    "DeadlineException",
+    "Enrollment",
+    "EnrollmentStatus",
+    "HijackEvent",
+    "LearningContent",
+    "Pacing",
+    "Progress",
+    "ProgressState",
+    "ScheduleItem",
+]
