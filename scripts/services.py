@@ -69,6 +69,7 @@ DEFAULT_KERNEL_IMAGE = "groundup-lms/test-kernel:py3"
 KERNEL_PACKAGES = "python3-ipykernel,python3-cffi-backend,libboost-regex1.74.0"
 KERNEL_SUITE = "bookworm"
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+CJK_FONTS = "/usr/share/fonts/opentype/noto"
 
 
 class Unavailable(Exception):
@@ -666,6 +667,8 @@ def packages_needed(selected: list[str]) -> list[str]:
                 pkgs.append("debian-archive-keyring")
     if "chromium" in selected and not os.path.exists(chromium_path()):
         pkgs.append("chromium")
+    if "chromium" in selected and not os.path.isdir(CJK_FONTS):
+        pkgs.append("fonts-noto-cjk")  # Hangul in pages and screenshots
     return pkgs
 
 

@@ -26,3 +26,86 @@ def load_users():
         state = "created" if created else "reset"
         lines.append(f"  {role:<13} username {username!r:<14} password {password!r}  ({state})")
     return lines
+
+
+#: (title, kind, required, estimated minutes)
+DEMO_CONTENTS = [
+    ("넘파이 기초 · NumPy basics", "lesson", True, 40),
+    ("Matplotlib으로 그래프 그리기 · Plotting with Matplotlib", "lesson", True, 30),
+    ("넘파이로 만드는 작은 신경망 · A tiny neural network in NumPy", "lesson", True, 60),
+    ("연습 문제: 행렬 곱 · Exercise: matrix multiplication", "exercise", True, 20),
+    ("더 읽을거리 · Further reading", "reading", False, 15),
+]
+
+
+@transaction.atomic
+def load_core():
+    """A bilingual demo course with an instructor-paced and a self-paced cohort; the learner is behind in one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from lms_core.deadlines import sweep_enrollments
+    from lms_core.models import Cohort, Course, Enrollment, LearningContent, Pacing, Progress, ScheduleItem
+    from lms_core.services import record_progress
+
+    User = get_user_model()
+    now = timezone.now()
+    course, _ = Course.objects.get_or_create(
+        slug="ai-기초",
+        defaults={
+            "title": "AI 기초 · Deep learning from the ground up",
+            "description": "NumPy, plotting and a first neural network, run in your browser.",
+        },
+    )
+    course.instructors.add(User.objects.get(username="instructor"))
+    contents = []
+    for position, (title, kind, required, minutes) in enumerate(DEMO_CONTENTS):
+        content, _ = LearningContent.objects.update_or_create(
+            course=course,
+            position=position,
+            defaults={"title": title, "kind": kind, "required": required, "estimated_minutes": minutes},
+        )
+        contents.append(content)
+
+    fixed, _ = Cohort.objects.get_or_create(
+        course=course,
+        slug="2026-가을",
+        defaults={
+            "name": "2026 가을 · Autumn 2026",
+            "pacing": Pacing.INSTRUCTOR,
+            "starts_at": now - timedelta(days=21),
+            "ends_at": now + timedelta(days=60),
+        },
+    )
+    self_paced, _ = Cohort.objects.get_or_create(
+        course=course,
+        slug="self-paced",
+        defaults={
+            "name": "자기 주도 · Self-paced",
+            "pacing": Pacing.SELF,
+            "starts_at": now - timedelta(days=60),
+            "ends_at": now + timedelta(days=365),
+        },
+    )
+    for i, content in enumerate(contents, start=1):
+        ScheduleItem.objects.get_or_create(
+            cohort=fixed, content=content, defaults={"due_at": fixed.starts_at + timedelta(days=7 * i)}
+        )
+        ScheduleItem.objects.get_or_create(
+            cohort=self_paced, content=content, defaults={"due_offset": timedelta(days=7 * i)}
+        )
+
+    learner = User.objects.get(username="learner")
+    enrollment, _ = Enrollment.objects.get_or_create(
+        user=learner, cohort=fixed, defaults={"started_at": fixed.starts_at}
+    )
+    if not Progress.objects.filter(enrollment=enrollment).exists():
+        record_progress(learner, contents[0], completed=True, enrollment=enrollment)
+        record_progress(learner, contents[1], percent=40, enrollment=enrollment)
+    sweep_enrollments(enrollment_ids=[enrollment.pk])
+    enrollment.refresh_from_db()
+    return [
+        f"  course {course.title!r}: {len(contents)} contents, cohorts {fixed.name!r} and {self_paced.name!r}",
+        f"  learner is enrolled in {fixed.name!r}: status {enrollment.get_status_display()!r}",
+    ]

@@ -208,7 +208,7 @@ if not DEBUG:
 
 # -- the demo command -------------------------------------------------------------------------------------
 # Each entry loads one app's demo data idempotently; apps add theirs as they grow.
-GROUNDUP_DEMO_LOADERS = ["groundup_site.demo.load_users"]
+GROUNDUP_DEMO_LOADERS = ["groundup_site.demo.load_users", "groundup_site.demo.load_core"]
 
 LOGGING = {
     "version": 1,

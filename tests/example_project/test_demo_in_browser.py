@@ -117,6 +117,12 @@ def test_learner_logs_in_on_the_demo_site(demo_site, browser, artifacts_dir: Pat
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(url)
     assert page.get_by_text("Welcome, Minjun Lee.").is_visible()
+    # The demo learner is behind in the instructor-paced cohort: the dashboard says so, with the next due item.
+    card = page.locator("article.enrollment")
+    assert "AI 기초" in card.locator("h3").inner_text()
+    assert card.locator(".badge-delayed").inner_text() == "Delayed"
+    assert card.locator("progress").get_attribute("value") == "25"
+    assert "Overdue:" in card.inner_text()
     # The identicon avatar loaded as a real image.
     width = page.eval_on_selector("img.avatar", "img => img.complete ? img.naturalWidth : 0")
     assert width == 120
