@@ -1,12 +1,17 @@
-"""Identicon avatars (pydenticon): a distinct default picture for every user without a photo."""
+"""Identicon avatars (pydenticon): a distinct default picture for every user without a photo.
+
+:func:`identicon_png` draws one; :func:`avatar_url` is the URL other code (the REST API, templates) should hand
+out for a user's avatar, so that every page and API response points at the same cacheable image.
+"""
 
 import hashlib
 
 import pydenticon
+from django.urls import reverse
 
 from .conf import app_settings
 
-__all__ = ["identicon_png"]
+__all__ = ["avatar_url", "identicon_png"]
 
 
 def identicon_png(key: str, size: int | None = None) -> bytes:
@@ -24,3 +29,23 @@ def identicon_png(key: str, size: int | None = None) -> bytes:
     return generator.generate(
         key, inner, inner, padding=(padding, padding, padding, padding), output_format="png"
     )
+
+
+def avatar_url(user, size: int | None = None, request=None) -> str:
+    """The URL of ``user``'s avatar (a user object or a primary key), ``size`` pixels square.
+
+    Without ``size`` the URL carries no ``?size=`` and the view serves ``AVATAR_SIZE``; with one, it must be in
+    ``AVATAR_SIZES`` (a :class:`ValueError` otherwise: a wrong size here is a programming error, and handing
+    out a URL that answers 400 would only hide it). With ``request`` the URL is absolute, as REST clients on
+    another origin need. The URL is stable: the same user and size always give the same URL, so browsers
+    and the view's ETag keep the image cached.
+    """
+    pk = getattr(user, "pk", user)
+    if pk is None:
+        raise ValueError("An unsaved user has no avatar URL.")
+    url = reverse("lms_core:avatar", kwargs={"pk": pk})
+    if size is not None:
+        if isinstance(size, bool) or size not in app_settings.AVATAR_SIZES:
+            raise ValueError(f"Avatar size {size!r} is not one of LMS_CORE['AVATAR_SIZES'].")
+        url = f"{url}?size={size}"
+    return request.build_absolute_uri(url) if request is not None else url

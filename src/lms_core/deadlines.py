@@ -8,17 +8,33 @@ learner has not completed it, and its effective due date has passed. The effecti
 3. the learner's start plus their own date shift plus the item's ``due_offset`` (self-paced cohorts).
 
 :func:`sweep_enrollments` moves enrollments between ``active``, ``delayed`` and ``completed`` in a constant number
-of queries, whatever the number of enrollments, and is safe to run in two workers at once: every transition is one
-``UPDATE … WHERE <old status> AND <condition>``, so a row another worker already moved no longer matches.
+of queries, whatever the number of enrollments. Why its SQL has the shape it has:
+
+* **Two workers at once.** Every transition is one ``UPDATE lms_core_enrollment … WHERE status IN (<old>) AND
+  <condition>``, the condition being correlated ``EXISTS`` subqueries, with no join in the ``UPDATE`` itself
+  (:func:`_update_returning_pks` refuses one). That matters on PostgreSQL under READ COMMITTED: a second worker
+  that waited for the first one's row lock re-checks the *target row's own* ``WHERE`` against the new row, sees
+  the status has moved, and skips it. Django turns an ``UPDATE`` with a join into ``WHERE id IN (SELECT …)``,
+  where the status test sits in the subquery and is not re-checked, so the row would be moved twice.
+* **Exactly the rows that changed.** ``UPDATE … RETURNING id`` (PostgreSQL, SQLite ≥ 3.35) names the rows this
+  statement moved and no others, so each signal carries each id once even with two workers.
+* **Fast on SQLite too.** The overdue test is three ``EXISTS``: fixed dates, offsets, exceptions. ``due_at <
+  now`` and ``due_offset < <the learner's elapsed time>`` are then index range conditions on
+  ``(cohort, due_at)`` and ``(cohort, due_offset)``: only items already due are visited, and the learner's
+  elapsed time (a Python function on SQLite, which has no native datetime arithmetic) is computed once per
+  enrollment instead of once per schedule item. Completion is first pre-filtered by a count of completed
+  progress rows, answered from the ``(enrollment, state)`` index, before looking for a missing content.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import (
+    Count,
     DateTimeField,
     DurationField,
     Exists,
@@ -26,8 +42,11 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
 )
+from django.db.models.lookups import GreaterThanOrEqual
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from . import signals
@@ -41,7 +60,9 @@ from .models import (
     ScheduleItem,
 )
 
-__all__ = ["SweepResult", "due_dates", "overdue_items", "sweep_enrollments"]
+__all__ = ["SweepResult", "due_dates", "overdue_condition", "overdue_items", "sweep_enrollments"]
+
+logger = logging.getLogger(__name__)
 
 
 def due_dates(enrollment: Enrollment) -> dict[int, datetime]:
@@ -63,6 +84,9 @@ def due_dates(enrollment: Enrollment) -> dict[int, datetime]:
     return result
 
 
+# -- building blocks (the enrollment is always the query directly around the one being built) ------------------
+
+
 def _completed(enrollment_ref, content_ref) -> Exists:
     return Exists(
         Progress.objects.filter(
@@ -71,42 +95,92 @@ def _completed(enrollment_ref, content_ref) -> Exists:
     )
 
 
-def overdue_items(now: datetime) -> QuerySet:
-    """Schedule items overdue for the enrollment ``OuterRef("pk")`` (for use inside ``Exists``)."""
-    enrollment = OuterRef(OuterRef("pk"))
-    exception = DeadlineException.objects.filter(enrollment_id=enrollment, content_id=OuterRef("content_id"))
-    # due_offset < now - (started_at + date_shift): the learner-side value is computed once per enrollment row.
-    elapsed = ExpressionWrapper(
-        Value(now, output_field=DateTimeField())
-        - OuterRef(OuterRef("started_at"))
-        - OuterRef(OuterRef("date_shift")),
+def _elapsed(now: datetime):
+    """How far the enrollment ``OuterRef`` is into its own schedule: ``now - (started_at + date_shift)``."""
+    return ExpressionWrapper(
+        Value(now, output_field=DateTimeField()) - OuterRef("started_at") - OuterRef("date_shift"),
         output_field=DurationField(),
     )
+
+
+def _exception(**due) -> QuerySet:
+    """The learner's exception for the schedule item ``OuterRef`` (inside a subquery of the enrollment)."""
+    return DeadlineException.objects.filter(
+        enrollment_id=OuterRef(OuterRef("pk")), content_id=OuterRef("content_id"), **due
+    )
+
+
+def _unfinished_items() -> QuerySet:
+    """Required schedule items of the enrollment ``OuterRef``'s cohort that it has not completed."""
+    return ScheduleItem.objects.filter(cohort_id=OuterRef("cohort_id"), content__required=True).filter(
+        ~_completed(OuterRef(OuterRef("pk")), OuterRef("content_id"))
+    )
+
+
+def overdue_items(now: datetime) -> QuerySet:
+    """Schedule items overdue for the enrollment ``OuterRef`` (for ``Exists``/``Subquery`` inside an enrollment query).
+
+    ``Enrollment.objects.filter(Exists(overdue_items(now).filter(content_id=…)))``: enrollments for which that
+    content is overdue. To ask whether *any* content is overdue, :func:`overdue_condition` is faster.
+    """
+    exception = _exception()
+    return _unfinished_items().filter(
+        Q(Exists(exception.filter(due_at__lt=now)))
+        | (~Q(Exists(exception)) & (Q(due_at__lt=now) | Q(due_offset__lt=_elapsed(now))))
+    )
+
+
+def overdue_condition(now: datetime) -> Q:
+    """``Enrollment.objects.filter(overdue_condition(now))``: enrollments with at least one overdue content.
+
+    The same rule as :func:`overdue_items`, split so that each part is an index range (see the module's
+    docstring): items whose schedule date passed and that no exception moved later, then exceptions that passed.
+    """
+    pending = _unfinished_items().filter(~Exists(_exception(due_at__gte=now)))
+    passed_exceptions = DeadlineException.objects.filter(
+        enrollment_id=OuterRef("pk"), due_at__lt=now, content__required=True
+    ).filter(
+        Exists(
+            ScheduleItem.objects.filter(
+                cohort_id=OuterRef(OuterRef("cohort_id")), content_id=OuterRef("content_id")
+            )
+        ),
+        ~_completed(OuterRef("enrollment_id"), OuterRef("content_id")),
+    )
     return (
-        ScheduleItem.objects.filter(cohort_id=OuterRef("cohort_id"), content__required=True)
-        .filter(~_completed(enrollment, OuterRef("content_id")))
-        .filter(
-            Q(Exists(exception.filter(due_at__lt=now)))
-            | (~Q(Exists(exception)) & (Q(due_at__lt=now) | Q(due_offset__lt=elapsed)))
-        )
+        Q(Exists(pending.filter(due_at__lt=now)))
+        | Q(Exists(pending.filter(due_offset__lt=_elapsed(now))))
+        | Q(Exists(passed_exceptions))
     )
 
 
-def _incomplete_required() -> Exists:
-    """A required content of the course that the enrollment ``OuterRef("pk")`` has not completed."""
-    return Exists(
-        LearningContent.objects.filter(course_id=OuterRef("cohort__course_id"), required=True).filter(
-            ~_completed(OuterRef(OuterRef("pk")), OuterRef("pk"))
-        )
+def _count(queryset: QuerySet, group_by: str) -> Subquery:
+    """``COUNT(*)`` of ``queryset`` as a scalar subquery (``NULL`` when it is empty)."""
+    return Subquery(queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")[:1])
+
+
+def completion_condition() -> Q:
+    """``Enrollment.objects.filter(completion_condition())``: every required content of the course completed.
+
+    A course without required contents is never completed this way. The first test (as many completed contents
+    as the course requires) is cheap and rules out most learners before the exact one; with no completed
+    content or no required one, a count is ``NULL`` and the comparison is not true.
+    """
+    required = LearningContent.objects.filter(course__cohorts=OuterRef("cohort_id"), required=True)
+    completed = Progress.objects.filter(enrollment_id=OuterRef("pk"), state=ProgressState.COMPLETED)
+    missing = required.filter(~_completed(OuterRef(OuterRef("pk")), OuterRef("pk")))
+    return Q(GreaterThanOrEqual(_count(completed, "enrollment_id"), _count(required, "course_id"))) & ~Q(
+        Exists(missing)
     )
 
 
-def _has_required() -> Exists:
-    return Exists(LearningContent.objects.filter(course_id=OuterRef("cohort__course_id"), required=True))
+# -- the sweep -------------------------------------------------------------------------------------------------
 
 
 @dataclass
 class SweepResult:
+    """What one sweep changed: the ids (sorted) of the enrollments that moved, by kind of change."""
+
     at: datetime
     delayed: list[int] = field(default_factory=list)
     caught_up: list[int] = field(default_factory=list)
@@ -117,40 +191,104 @@ class SweepResult:
         return len(self.delayed) + len(self.caught_up) + len(self.completed)
 
 
+def _can_return_from_update(connection) -> bool:
+    # SQLite has UPDATE … RETURNING since 3.35 (Django reports it as can_return_columns_from_insert).
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+
+
+def _update_returning_pks(queryset: QuerySet, now: datetime, **values) -> list[int]:
+    """``queryset.update(**values)``, returning the primary keys of exactly the rows this statement changed.
+
+    Where the database cannot return rows from an ``UPDATE``, the rows are found again by their
+    ``status_changed_at == now`` (exact as long as no other sweep uses the same ``now``).
+    """
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    query.clear_ordering(force=True)
+    query.get_initial_alias()
+    if query.count_active_tables() != 1:
+        # See the module docstring: a join makes Django write WHERE id IN (SELECT …), unsafe with two workers.
+        raise RuntimeError("A deadline transition must not join other tables into its UPDATE.")
+    connection = connections[queryset.db]
+    if not _can_return_from_update(connection):
+        queryset.update(**values)
+        return sorted(
+            queryset.model.objects.filter(status=values["status"], status_changed_at=now).values_list(
+                "pk", flat=True
+            )
+        )
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    pk = connection.ops.quote_name(queryset.model._meta.pk.column)
+    with transaction.mark_for_rollback_on_error(using=queryset.db), connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {pk}", params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _send_after_commit(signal, ids: list[int], at: datetime, using: str) -> None:
+    """Send ``signal`` once the change is committed; a failing receiver is logged and does not stop the others."""
+
+    def send():
+        for receiver, response in signal.send_robust(sender=Enrollment, enrollment_ids=ids, at=at):
+            if isinstance(response, Exception):
+                logger.error(
+                    "Receiver %r of an lms_core enrollment signal failed.",
+                    receiver,
+                    exc_info=(type(response), response, response.__traceback__),
+                )
+
+    transaction.on_commit(send, using=using)
+
+
 def sweep_enrollments(*, now: datetime | None = None, enrollment_ids=None) -> SweepResult:
     """Bring every (or the given) enrollment's status up to date; emit one signal per kind of change.
 
-    Idempotent: a second sweep at the same moment changes nothing. Dropped enrollments are never touched.
+    Three ``UPDATE … RETURNING`` statements (plus ``BEGIN``/``COMMIT`` where the backend logs them), whatever the
+    number of enrollments. Idempotent: a second sweep at the same moment changes nothing and sends nothing.
+    Dropped enrollments are never touched, and completed ones stay completed.
+
+    Each transition commits on its own (inside a caller's transaction, with it), and its signal
+    (``enrollment_completed``, ``enrollment_delayed``, ``enrollment_caught_up``, with ``enrollment_ids`` and
+    ``at``) is sent after that commit, so a receiver never hears of a change that was rolled back.
     """
     now = now or timezone.now()
     result = SweepResult(at=now)
-    scope = Enrollment.objects.all()
+    using = router.db_for_write(Enrollment)
+    scope = Enrollment.objects.using(using)
     if enrollment_ids is not None:
         scope = scope.filter(pk__in=list(enrollment_ids))
-    overdue = Exists(overdue_items(now))
-    done = _has_required() & ~_incomplete_required()
+    overdue = overdue_condition(now)
     transitions = [
-        # (old statuses, condition, new status, the list to record the ids in)
+        # (old statuses, condition, new status, the list of ids, the signal)
         (
             [EnrollmentStatus.ACTIVE, EnrollmentStatus.DELAYED],
-            done,
+            completion_condition(),
             EnrollmentStatus.COMPLETED,
             result.completed,
+            signals.enrollment_completed,
         ),
-        ([EnrollmentStatus.ACTIVE], overdue, EnrollmentStatus.DELAYED, result.delayed),
-        ([EnrollmentStatus.DELAYED], ~overdue, EnrollmentStatus.ACTIVE, result.caught_up),
+        (
+            [EnrollmentStatus.ACTIVE],
+            overdue,
+            EnrollmentStatus.DELAYED,
+            result.delayed,
+            signals.enrollment_delayed,
+        ),
+        (
+            [EnrollmentStatus.DELAYED],
+            ~overdue,
+            EnrollmentStatus.ACTIVE,
+            result.caught_up,
+            signals.enrollment_caught_up,
+        ),
     ]
-    with transaction.atomic():
-        for old, condition, new, changed in transitions:
-            updated = scope.filter(Q(status__in=old) & condition).update(status=new, status_changed_at=now)
-            if updated:
-                # status_changed_at == now marks exactly the rows this sweep moved (another sweep has another now).
-                changed.extend(scope.filter(status=new, status_changed_at=now).values_list("pk", flat=True))
-    for ids, signal in (
-        (result.delayed, signals.enrollment_delayed),
-        (result.caught_up, signals.enrollment_caught_up),
-        (result.completed, signals.enrollment_completed),
-    ):
-        if ids:
-            signal.send(sender=Enrollment, enrollment_ids=ids, at=now)
+    for old, condition, new, ids, signal in transitions:
+        with transaction.atomic(using=using):
+            moved = _update_returning_pks(
+                scope.filter(Q(status__in=old) & condition), now, status=new, status_changed_at=now
+            )
+            if moved:
+                ids.extend(moved)
+                _send_after_commit(signal, moved, now, using)
     return result

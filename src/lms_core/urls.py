@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -6,4 +6,6 @@ app_name = "lms_core"
 
 urlpatterns = [
     path("avatars/<int:pk>.png", views.avatar, name="avatar"),
+    # The REST API (lms_core.api): its route names are in this namespace too, prefixed "api-".
+    path("api/", include("lms_core.api.urls")),
 ]

@@ -6,7 +6,8 @@ from django.test import override_settings
 from django.urls import reverse
 from PIL import Image
 
-from lms_core.avatars import identicon_png
+from lms_core.avatars import avatar_url, identicon_png
+from lms_core.checks import settings_check
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -63,3 +64,122 @@ def test_avatar_etag_changes_with_the_look(client):
         after = client.get(url)
     assert after["ETag"] != before
     assert Image.open(io.BytesIO(after.content)).size == (64, 64)
+
+
+# -- sizes ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed_in(client):
+    user = get_user_model().objects.create_user("learner", password="pw-learner-1")
+    client.force_login(user)
+    return client, user
+
+
+@pytest.mark.django_db
+def test_avatar_in_each_allowed_size_with_its_own_etag(signed_in):
+    client, user = signed_in
+    url = reverse("lms_core:avatar", args=[user.pk])
+    etags = set()
+    for size in (32, 64, 120, 256):
+        response = client.get(url, {"size": size})
+        assert response.status_code == 200
+        assert Image.open(io.BytesIO(response.content)).size == (size, size)
+        assert response.content == identicon_png(f"user:{user.pk}", size=size)
+        assert response["Cache-Control"] in {"private, max-age=86400", "max-age=86400, private"}
+        etags.add(response["ETag"])
+        assert client.get(url, {"size": size}, headers={"if-none-match": response["ETag"]}).status_code == 304
+    assert len(etags) == 4
+    # No size is the default size: the same image and the same ETag as ?size=120.
+    default = client.get(url)
+    assert default.content == client.get(url, {"size": 120}).content
+    assert default["ETag"] == client.get(url, {"size": 120})["ETag"]
+    # An ETag of one size does not validate another size.
+    small_etag = client.get(url, {"size": 32})["ETag"]
+    assert client.get(url, {"size": 64}, headers={"if-none-match": small_etag}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["65", "0", "", "abc", "64px", "-64", "²", "1" * 5000, "64.0"])
+def test_avatar_size_not_allowed_is_a_400_with_a_message(signed_in, size):
+    client, user = signed_in
+    url = reverse("lms_core:avatar", args=[user.pk])
+    response = client.get(url, {"size": size})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content.decode() == "The avatar size must be one of 32, 64, 120, 256 (pixels)."
+    # Even with an ETag in hand: a bad size is never "not modified".
+    etag = client.get(url)["ETag"]
+    assert client.get(url, {"size": size}, headers={"if-none-match": etag}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_avatar_sizes_follow_the_setting(signed_in):
+    client, user = signed_in
+    url = reverse("lms_core:avatar", args=[user.pk])
+    with override_settings(LMS_CORE={"AVATAR_SIZE": 48, "AVATAR_SIZES": [48, 96]}):
+        assert Image.open(io.BytesIO(client.get(url).content)).size == (48, 48)
+        assert Image.open(io.BytesIO(client.get(url, {"size": 96}).content)).size == (96, 96)
+        response = client.get(url, {"size": 64})
+    assert response.status_code == 400
+    assert "48, 96" in response.content.decode()
+
+
+# -- avatar_url -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_avatar_url_is_stable_and_validated(rf):
+    user = get_user_model().objects.create_user("learner", password="pw-learner-1")
+    base = reverse("lms_core:avatar", args=[user.pk])
+    assert avatar_url(user) == base
+    assert avatar_url(user.pk) == base
+    assert avatar_url(user, size=64) == f"{base}?size=64"
+    assert avatar_url(user, 64) == avatar_url(user, size=64)
+    request = rf.get("/api/whatever", HTTP_HOST="localhost:8000", secure=True)
+    assert avatar_url(user, size=32, request=request) == f"https://localhost:8000{base}?size=32"
+    for bad in (65, "64", True, 0):
+        with pytest.raises(ValueError, match="AVATAR_SIZES"):
+            avatar_url(user, size=bad)
+    with pytest.raises(ValueError, match="unsaved"):
+        avatar_url(get_user_model()(username="nobody"))
+
+
+@pytest.mark.django_db
+def test_avatar_url_answers_with_the_image(client):
+    user = get_user_model().objects.create_user("learner", password="pw-learner-1")
+    client.force_login(user)
+    response = client.get(avatar_url(user, size=256))
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.content)).size == (256, 256)
+
+
+# -- the size settings' checks --------------------------------------------------------------------------------
+
+
+def test_default_size_must_be_an_allowed_size():
+    with override_settings(LMS_CORE={"AVATAR_SIZE": 96}):
+        (error,) = settings_check()
+    assert error.id == "lms_core.E004"
+    assert "96 must be one of AVATAR_SIZES [32, 64, 120, 256]" in error.msg
+    with override_settings(LMS_CORE={"AVATAR_SIZE": 96, "AVATAR_SIZES": [96, 192]}):
+        assert settings_check() == []
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ([], "non-empty list"),
+        ("32,64", "non-empty list"),
+        ([32, 8, 120], "from 16 to 1024, not 8"),
+        ([32, 2048, 120], "from 16 to 1024, not 2048"),
+        ([32, "64", 120], "not '64'"),
+        ([32, 120, 32], "lists a size twice"),
+    ],
+)
+def test_invalid_size_lists_are_reported_once(sizes, message):
+    with override_settings(LMS_CORE={"AVATAR_SIZES": sizes}):
+        errors = settings_check()
+    assert [e.id for e in errors] == ["lms_core.E004"]  # not a second error for AVATAR_SIZE
+    assert "AVATAR_SIZES" in errors[0].msg
+    assert message in errors[0].msg

@@ -121,6 +121,8 @@ class LearningContent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["course", "slug"], name="lms_core_content_unique_slug")
         ]
+        # The deadline sweep counts a course's required contents once per enrollment: from this index alone.
+        indexes = [models.Index(fields=["course", "required"], name="lms_core_content_course_req")]
 
     def __str__(self):
         return self.title
@@ -160,6 +162,11 @@ class ScheduleItem(models.Model):
                 | Q(due_at__isnull=True, due_offset__isnull=False),
                 name="lms_core_schedule_one_kind_of_date",
             ),
+        ]
+        # The deadline sweep visits only the items already due: index ranges on these (lms_core.deadlines).
+        indexes = [
+            models.Index(fields=["cohort", "due_at"], name="lms_core_sched_cohort_due_at"),
+            models.Index(fields=["cohort", "due_offset"], name="lms_core_sched_cohort_offset"),
         ]
 
     def __str__(self):

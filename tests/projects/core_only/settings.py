@@ -8,8 +8,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "hijack",
+    "hijack.contrib.admin",
     "lms_core.apps.BackgroundTaskConfig",
     "lms_core",
 ]
 MIDDLEWARE = [*MIDDLEWARE, "hijack.middleware.HijackUserMiddleware"]
 ROOT_URLCONF = "tests.projects.core_only.urls"
+HIJACK_PERMISSION_CHECK = "lms_core.hijack.can_hijack"

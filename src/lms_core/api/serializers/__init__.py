@@ -1,0 +1,51 @@
+"""The API's serializers: shared shapes, the learner's side, the staff side."""
+
+from .common import (
+    CohortSummarySerializer,
+    ContentSummarySerializer,
+    CourseSummarySerializer,
+    ProgressRateField,
+    UserSummarySerializer,
+    avatar_url,
+)
+from .learner import (
+    MyEnrollmentSerializer,
+    NextDueSerializer,
+    ProgressInputSerializer,
+    ProgressSerializer,
+    ScheduleEntrySerializer,
+    ShiftingSerializer,
+    ShiftInputSerializer,
+)
+from .staff import (
+    CSV_COLUMNS,
+    CohortSerializer,
+    DeadlineExceptionInputSerializer,
+    DeadlineExceptionSerializer,
+    EnrollInputSerializer,
+    LearnerRowSerializer,
+    csv_row,
+)
+
+__all__ = [
+    "CSV_COLUMNS",
+    "CohortSerializer",
+    "CohortSummarySerializer",
+    "ContentSummarySerializer",
+    "CourseSummarySerializer",
+    "DeadlineExceptionInputSerializer",
+    "DeadlineExceptionSerializer",
+    "EnrollInputSerializer",
+    "LearnerRowSerializer",
+    "MyEnrollmentSerializer",
+    "NextDueSerializer",
+    "ProgressInputSerializer",
+    "ProgressRateField",
+    "ProgressSerializer",
+    "ScheduleEntrySerializer",
+    "ShiftInputSerializer",
+    "ShiftingSerializer",
+    "UserSummarySerializer",
+    "avatar_url",
+    "csv_row",
+]
