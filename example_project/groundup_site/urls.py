@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -20,6 +21,10 @@ urlpatterns = [
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("core/", include("lms_core.urls")),
+    path("kernels/", include("lms_kernels.urls")),  # Jupyter Server API: /kernels/api/kernels, ...
+    # The OpenAPI schema of our REST APIs (Wagtail's own API excluded, see SPECTACULAR_SETTINGS) and its UI.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("lessons/", include(wagtail_urls)),
 ]

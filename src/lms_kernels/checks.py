@@ -1,5 +1,17 @@
-"""System checks of lms_kernels. Ids are stable; every one is listed in docs/operators/checks.md."""
+"""System checks of lms_kernels. Ids are stable; every one is listed in docs/operators/checks.md.
 
+==================== ===========================================================================
+``E001``-``E004``    the settings dict (shared with every app, see :mod:`lms_common.checks`)
+``E101``             ``DEFAULT_BACKEND`` names no entry of ``BACKENDS``
+``E102``             a backend class cannot be imported or is not a ``KernelBackend``
+``E103``             a backend refuses its ``OPTIONS``
+``E104``             an active environment names an unknown backend (``check --database default``)
+``W101``             the local backend serves kernels with ``DEBUG`` off (``check --deploy``)
+``W102``             ``lms_kernels.urls`` is not included under ``URL_PREFIX``
+==================== ===========================================================================
+"""
+
+from django.conf import settings
 from django.core import checks
 
 from lms_common.checks import check_app_settings
@@ -10,3 +22,111 @@ from .conf import app_settings
 @checks.register()
 def settings_check(app_configs=None, **kwargs):
     return check_app_settings(app_settings, "lms_kernels")
+
+
+def _settings_are_valid() -> bool:
+    return not app_settings.problems()
+
+
+@checks.register()
+def backends_check(app_configs=None, **kwargs):
+    from .backends import load_backend_class
+    from .exceptions import InvalidBackendError
+
+    if not _settings_are_valid():
+        return []  # reported as E00x already
+    errors = []
+    if app_settings.DEFAULT_BACKEND not in app_settings.BACKENDS:
+        errors.append(
+            checks.Error(
+                f"LMS_KERNELS['DEFAULT_BACKEND'] is {app_settings.DEFAULT_BACKEND!r}, which is not a key of "
+                "LMS_KERNELS['BACKENDS'].",
+                hint=f"Use one of: {', '.join(sorted(app_settings.BACKENDS))}.",
+                id="lms_kernels.E101",
+            )
+        )
+    for alias, config in app_settings.BACKENDS.items():
+        try:
+            cls = load_backend_class(alias)
+        except InvalidBackendError as exc:
+            errors.append(checks.Error(str(exc), id="lms_kernels.E102"))
+            continue
+        for problem in cls.check_options(config.get("OPTIONS", {})):
+            errors.append(
+                checks.Error(
+                    f"LMS_KERNELS['BACKENDS'][{alias!r}]['OPTIONS']: {problem}.", id="lms_kernels.E103"
+                )
+            )
+    return errors
+
+
+@checks.register(checks.Tags.database)
+def environments_check(app_configs=None, databases=None, **kwargs):
+    """Runs with ``check --database default`` (it reads the environments table)."""
+    from django.db import DatabaseError
+
+    from .models import KernelEnvironment
+
+    if not databases or not _settings_are_valid():
+        return []
+    try:
+        environments = list(KernelEnvironment.objects.active())
+    except DatabaseError:
+        return []  # not migrated yet
+    return [
+        checks.Error(
+            f"Kernel environment {env.slug!r} uses the backend {env.backend_alias()!r}, which "
+            "LMS_KERNELS['BACKENDS'] does not define.",
+            hint="Add the backend, or change or deactivate the environment in the admin.",
+            obj=env,
+            id="lms_kernels.E104",
+        )
+        for env in environments
+        if env.backend_alias() not in app_settings.BACKENDS
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def local_backend_check(app_configs=None, **kwargs):
+    if settings.DEBUG or not _settings_are_valid():
+        return []
+    local = [
+        alias
+        for alias, config in app_settings.BACKENDS.items()
+        if config.get("BACKEND") == "lms_kernels.backends.local.LocalBackend"
+    ]
+    if not local:
+        return []
+    return [
+        checks.Warning(
+            f"The local kernel backend ({', '.join(local)}) is configured with DEBUG off: learners' code would "
+            "run with the web server's privileges and could read its database and secret key.",
+            hint="Use the Docker backend or a gateway for untrusted learners (see the operators' security page).",
+            id="lms_kernels.W101",
+        )
+    ]
+
+
+@checks.register(checks.Tags.urls)
+def url_prefix_check(app_configs=None, **kwargs):
+    from django.urls import NoReverseMatch, reverse
+
+    if not _settings_are_valid():
+        return []
+    expected = "/" + app_settings.URL_PREFIX + "api/kernels"
+    try:
+        actual = reverse("lms_kernels:kernel-list")
+    except NoReverseMatch:
+        actual = None
+    if actual == expected:
+        return []
+    where = f"at {actual!r}" if actual else "nowhere (the 'lms_kernels' URL namespace is missing)"
+    return [
+        checks.Warning(
+            f"The kernel REST API is served {where}, but the WebSocket route expects {expected!r} "
+            f"(LMS_KERNELS['URL_PREFIX'] = {app_settings.URL_PREFIX!r}).",
+            hint=f"Include lms_kernels.urls with path({app_settings.URL_PREFIX!r}, include('lms_kernels.urls')), "
+            "or set URL_PREFIX to where you include it.",
+            id="lms_kernels.W102",
+        )
+    ]

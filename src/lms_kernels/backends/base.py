@@ -1,0 +1,118 @@
+"""The backend interface: where a kernel runs, and how to reach and control it.
+
+A backend does no database work. The service layer (:mod:`lms_kernels.services`) creates the
+:class:`~lms_kernels.models.Kernel` row, calls the backend, and persists what it returns
+(:class:`StartedKernel`: the ZeroMQ connection info and the backend's own state, such as a pid, a container
+id or a remote kernel id). Every later call gets the row back, possibly in another worker or after a
+restart of this one, so a backend must need nothing but those two fields to find its kernel again.
+
+The three backends of the design map onto it naturally:
+
+``local``
+    start = a subprocess, state = pid; interrupt = a signal; reached over 127.0.0.1.
+``docker``
+    start = a container from ``environment.image`` with its limits, state = container id; interrupt =
+    ``interrupt_request`` or a signal through the engine; reached at the container's address
+    (override :meth:`KernelBackend.get_connection_info`).
+``gateway``
+    start = ``POST /api/kernels`` on a remote Jupyter Server, state = its kernel id; reached over the
+    remote WebSocket instead of ZeroMQ (override :meth:`KernelBackend.open_channels` with an object that
+    has the same ``connect``/``send``/``recv``/``close`` methods as
+    :class:`~lms_kernels.connection.zmq_channels.ZmqKernelChannels`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..connection.zmq_channels import ZmqKernelChannels, control_request
+
+if TYPE_CHECKING:
+    from ..models import Kernel, KernelEnvironment
+
+__all__ = ["KernelBackend", "StartedKernel"]
+
+
+@dataclass
+class StartedKernel:
+    """What a backend returns from :meth:`~KernelBackend.start` and :meth:`~KernelBackend.restart`.
+
+    Both dicts are stored on the kernel row and never sent to clients.
+    """
+
+    connection_info: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class KernelBackend(abc.ABC):
+    """Base class of backends. One instance per alias and process (see :func:`lms_kernels.backends.get_backend`).
+
+    Subclasses declare their options in :attr:`option_defaults`; unknown options are refused
+    (``lms_kernels.E103``), and :meth:`check_options` may check values.
+    """
+
+    #: Option name -> default. ``OPTIONS`` may only use these names.
+    option_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, alias: str, options: Mapping[str, Any] | None = None):
+        self.alias = alias
+        self.options = {**self.option_defaults, **(options or {})}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.alias!r}>"
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with ``options`` (messages for ``lms_kernels.E103``); subclasses extend it."""
+        unknown = sorted(set(options) - set(cls.option_defaults))
+        if unknown:
+            known = ", ".join(sorted(cls.option_defaults)) or "none"
+            return [f"unknown options {unknown} (known: {known})"]
+        return []
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def start(self, kernel: Kernel, environment: KernelEnvironment) -> StartedKernel:
+        """Start a kernel for ``kernel`` (a row not yet holding connection info) and return how to reach it.
+
+        Return as soon as the kernel is launched; clients wait for it to answer (the WebSocket nudges it).
+        Raise :class:`~lms_kernels.exceptions.KernelStartFailed` with a message fit for the learner.
+        """
+
+    @abc.abstractmethod
+    async def shutdown(self, kernel: Kernel, *, restart: bool = False) -> None:
+        """Stop the kernel (politely first, then by force) and free what it held.
+
+        ``restart=True`` is a shutdown on the way to :meth:`restart`: keep what the new kernel reuses.
+        Must succeed, doing nothing, when the kernel is already gone.
+        """
+
+    @abc.abstractmethod
+    async def is_alive(self, kernel: Kernel) -> bool:
+        """Whether the kernel's process, container or remote kernel still exists."""
+
+    async def restart(self, kernel: Kernel, environment: KernelEnvironment) -> StartedKernel:
+        """Replace the kernel by a fresh one. The default shuts it down and starts a new one."""
+        await self.shutdown(kernel, restart=True)
+        return await self.start(kernel, environment)
+
+    async def interrupt(self, kernel: Kernel) -> None:
+        """Interrupt the running execution. The default sends ``interrupt_request`` on control."""
+        await control_request(self.get_connection_info(kernel), "interrupt_request", timeout=2.0)
+
+    # -- reaching the kernel -----------------------------------------------------------------------------
+
+    def get_connection_info(self, kernel: Kernel) -> dict[str, Any]:
+        """How this process reaches the kernel's ZeroMQ ports; the stored info unless a backend maps it."""
+        return dict(kernel.connection_info)
+
+    def open_channels(self, kernel: Kernel, *, identity: bytes) -> ZmqKernelChannels:
+        """The channels object one WebSocket connection talks through (not yet connected)."""
+        return ZmqKernelChannels(self.get_connection_info(kernel), identity)
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing process-wide
+        """Release process-wide resources (clients, pools) when the backend is discarded."""

@@ -1,0 +1,283 @@
+"""The ``local`` backend: ipykernel subprocesses on the web server's own host.
+
+**For development and single-user demos only.** Learner code runs with the web server's privileges (it can
+read the database file and the secret key); use the Docker backend or a gateway for untrusted learners
+(``lms_kernels.W101`` warns when this backend serves kernels with ``DEBUG`` off).
+
+Kernels are launched with jupyter_client's ``launch_kernel(..., independent=True)``: in their own session
+(process group) and without ``JPY_PARENT_PID``, so a kernel outlives the ASGI worker that started it. What
+any worker needs to reach and control it is stored on the kernel row: the connection info (ports, key) and
+``{"pid", "create_time", "host", ...}``. The pid is only trusted together with its creation time, so a
+recycled pid never gets a signal meant for a dead kernel.
+
+Options (``LMS_KERNELS["BACKENDS"][alias]["OPTIONS"]``):
+
+``argv``
+    The kernel command; ``{connection_file}`` is replaced. Default:
+    ``[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]``.
+``env``
+    Extra environment variables for kernels.
+``inherit_env``
+    Names of the server's environment variables kernels inherit (default: ``PATH``, ``HOME``, locale,
+    ``TMPDIR``, ``TZ``...). Nothing else is passed, so ``DJANGO_SECRET_KEY`` or ``DATABASE_URL`` do not
+    leak into kernels by accident.
+``ip``
+    The address kernels listen on (default ``127.0.0.1``).
+``runtime_dir``
+    Where connection files, logs and working directories go (default: Jupyter's runtime directory,
+    ``lms_kernels`` inside it).
+``cwd``
+    The kernels' working directory; by default each kernel gets its own, removed when it shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import app_settings
+from ..connection.zmq_channels import control_request
+from ..exceptions import BackendUnavailable, KernelStartFailed
+from .base import KernelBackend, StartedKernel
+
+if TYPE_CHECKING:
+    from ..models import Kernel, KernelEnvironment
+
+__all__ = ["LocalBackend"]
+
+DEFAULT_INHERITED_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "TZ",
+    "SYSTEMROOT",
+    "VIRTUAL_ENV",
+)
+
+
+def _default_runtime_dir() -> str:
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return os.path.join(jupyter_runtime_dir(), "lms_kernels")
+
+
+class LocalBackend(KernelBackend):
+    option_defaults = {
+        "argv": None,
+        "env": {},
+        "inherit_env": list(DEFAULT_INHERITED_ENV),
+        "ip": "127.0.0.1",
+        "runtime_dir": None,
+        "cwd": None,
+    }
+
+    @classmethod
+    def check_options(cls, options):
+        problems = super().check_options(options)
+        argv = options.get("argv")
+        if argv is not None and (
+            not isinstance(argv, list | tuple) or not argv or not all(isinstance(a, str) for a in argv)
+        ):
+            problems.append("'argv' must be a non-empty list of strings")
+        elif argv is not None and not any("{connection_file}" in a for a in argv):
+            problems.append("'argv' must contain '{connection_file}'")
+        env = options.get("env", {})
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            problems.append("'env' must be a dict of strings")
+        inherit = options.get("inherit_env", [])
+        if not isinstance(inherit, list | tuple) or not all(isinstance(name, str) for name in inherit):
+            problems.append("'inherit_env' must be a list of variable names")
+        return problems
+
+    # -- paths ---------------------------------------------------------------------------------------------
+
+    @property
+    def runtime_dir(self) -> Path:
+        return Path(self.options["runtime_dir"] or _default_runtime_dir())
+
+    def _files(self, kernel: Kernel) -> dict[str, Path]:
+        base = self.runtime_dir
+        return {
+            "connection_file": base / f"kernel-{kernel.id}.json",
+            "log_file": base / f"kernel-{kernel.id}.log",
+            "workdir": Path(self.options["cwd"]) if self.options["cwd"] else base / f"kernel-{kernel.id}",
+        }
+
+    def _argv(self, connection_file: Path) -> list[str]:
+        argv = self.options["argv"] or [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        return [part.replace("{connection_file}", str(connection_file)) for part in argv]
+
+    def _env(self, environment: KernelEnvironment) -> dict[str, str]:
+        env = {name: os.environ[name] for name in self.options["inherit_env"] if name in os.environ}
+        env.update(self.options["env"])
+        extra = (environment.backend_options or {}).get("env", {})
+        if isinstance(extra, dict):
+            env.update({str(k): str(v) for k, v in extra.items()})
+        return env
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self, kernel: Kernel, environment: KernelEnvironment) -> StartedKernel:
+        try:
+            return await asyncio.to_thread(self._launch, kernel, environment, None)
+        except OSError as exc:
+            raise KernelStartFailed() from exc
+
+    async def restart(self, kernel: Kernel, environment: KernelEnvironment) -> StartedKernel:
+        """Replace the process but keep the ports and key, so every open connection carries on."""
+        await self.shutdown(kernel, restart=True)
+        try:
+            return await asyncio.to_thread(self._launch, kernel, environment, kernel.connection_info)
+        except OSError as exc:
+            raise KernelStartFailed() from exc
+
+    def _launch(self, kernel: Kernel, environment: KernelEnvironment, reuse: dict | None) -> StartedKernel:
+        from jupyter_client.connect import write_connection_file
+        from jupyter_client.launcher import launch_kernel
+
+        files = self._files(kernel)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if reuse:
+            ports = {
+                key: reuse[key]
+                for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+            }
+            key, ip = reuse["key"].encode(), reuse.get("ip", self.options["ip"])
+        else:
+            ports, key, ip = {}, secrets.token_hex(32).encode(), self.options["ip"]
+        _fname, info = write_connection_file(
+            str(files["connection_file"]),
+            ip=ip,
+            key=key,
+            transport="tcp",
+            signature_scheme="hmac-sha256",
+            kernel_name=environment.slug,
+            **ports,
+        )
+        workdir = files["workdir"]
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(files["log_file"], "ab") as log:
+            proc = launch_kernel(
+                self._argv(files["connection_file"]),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env(environment),
+                independent=True,
+                cwd=str(workdir),
+            )
+        # Reap the child when it exits (in whichever worker kills it), so it never lingers as a zombie.
+        threading.Thread(target=proc.wait, name=f"lms-kernel-reaper-{proc.pid}", daemon=True).start()
+        info = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
+        return StartedKernel(
+            connection_info=info,
+            state={
+                "pid": proc.pid,
+                "create_time": _create_time(proc.pid),
+                "host": socket.gethostname(),
+                "connection_file": str(files["connection_file"]),
+                "log_file": str(files["log_file"]),
+                "workdir": str(workdir),
+                "owns_workdir": not self.options["cwd"],
+            },
+        )
+
+    async def shutdown(self, kernel: Kernel, *, restart: bool = False) -> None:
+        state = kernel.backend_state or {}
+        if self._process(state) is not None and kernel.connection_info:
+            # Politely: the kernel runs its shutdown hooks and exits by itself.
+            await control_request(
+                kernel.connection_info, "shutdown_request", {"restart": restart}, timeout=1.0
+            )
+            await self._wait_gone(state, app_settings.SHUTDOWN_TIMEOUT)
+        if self._process(state) is not None:
+            self._signal(state, signal.SIGKILL)
+            await self._wait_gone(state, 5.0)
+        if not restart:
+            await asyncio.to_thread(self._remove_files, state)
+
+    async def is_alive(self, kernel: Kernel) -> bool:
+        return self._process(kernel.backend_state or {}) is not None
+
+    async def interrupt(self, kernel: Kernel) -> None:
+        """SIGINT to the kernel's process group: ipykernel turns it into ``KeyboardInterrupt``."""
+        self._signal(kernel.backend_state or {}, signal.SIGINT)
+
+    def get_connection_info(self, kernel: Kernel) -> dict[str, Any]:
+        host = (kernel.backend_state or {}).get("host")
+        if host and host != socket.gethostname():
+            raise BackendUnavailable(_("This kernel runs on another host than this server."))
+        return super().get_connection_info(kernel)
+
+    # -- processes -----------------------------------------------------------------------------------------
+
+    def _process(self, state: dict):
+        """The kernel's live process, or ``None`` (gone, a zombie, or its pid now belongs to another)."""
+        import psutil
+
+        pid = state.get("pid")
+        if not pid or state.get("host") not in (None, socket.gethostname()):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - float(state.get("create_time") or 0)) > 1.0:
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+        return proc
+
+    def _signal(self, state: dict, signum: int) -> None:
+        if self._process(state) is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            # The kernel leads its own process group (launch_kernel starts a new session), so this also
+            # reaches processes the learner's code started.
+            os.killpg(state["pid"], signum)
+
+    async def _wait_gone(self, state: dict, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._process(state) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    @staticmethod
+    def _remove_files(state: dict) -> None:
+        for key in ("connection_file", "log_file"):
+            if state.get(key):
+                with contextlib.suppress(OSError):
+                    os.unlink(state[key])
+        if state.get("owns_workdir") and state.get("workdir"):
+            shutil.rmtree(state["workdir"], ignore_errors=True)
+
+
+def _create_time(pid: int) -> float:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0

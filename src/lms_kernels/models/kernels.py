@@ -1,0 +1,115 @@
+"""Running kernels and the sessions (a learner's path, e.g. a lesson) that use them.
+
+What is needed to reach and control a kernel (``connection_info``: ports and the HMAC key;
+``backend_state``: a pid, a container id, a remote kernel id) is stored here, so any ASGI worker can serve
+any kernel. Neither field is ever serialised to clients (:mod:`lms_kernels.serializers` builds the Jupyter
+models from the other fields only).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["ExecutionState", "Kernel", "KernelSession", "KernelStatus"]
+
+
+class KernelStatus(models.TextChoices):
+    """Where a kernel is in its life, as the service sees it."""
+
+    STARTING = "starting", _("starting")
+    RUNNING = "running", _("running")
+    RESTARTING = "restarting", _("restarting")
+    TERMINATING = "terminating", _("shutting down")
+    DEAD = "dead", _("dead")
+
+
+class ExecutionState(models.TextChoices):
+    """Jupyter's ``execution_state``, as the kernel last reported it on iopub."""
+
+    STARTING = "starting", _("starting")
+    IDLE = "idle", _("idle")
+    BUSY = "busy", _("busy")
+    RESTARTING = "restarting", _("restarting")
+    DEAD = "dead", _("dead")
+    UNKNOWN = "unknown", _("unknown")
+
+
+class Kernel(models.Model):
+    """One running kernel. Its ``id`` is the Jupyter kernel id clients use in URLs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="lms_kernels",
+        verbose_name=_("owner"),
+    )
+    environment = models.ForeignKey(
+        "lms_kernels.KernelEnvironment",
+        on_delete=models.PROTECT,
+        related_name="kernels",
+        verbose_name=_("environment"),
+    )
+    name = models.CharField(_("kernelspec name"), max_length=64)
+    status = models.CharField(
+        _("status"), max_length=16, choices=KernelStatus.choices, default=KernelStatus.STARTING
+    )
+    execution_state = models.CharField(
+        _("execution state"), max_length=16, choices=ExecutionState.choices, default=ExecutionState.STARTING
+    )
+    reason = models.TextField(_("reason"), blank=True, help_text=_("Why the kernel died, when it did."))
+    backend = models.CharField(_("backend"), max_length=64)
+    connection_info = models.JSONField(_("connection info"), default=dict, blank=True, editable=False)
+    backend_state = models.JSONField(_("backend state"), default=dict, blank=True, editable=False)
+    connections = models.PositiveIntegerField(_("open connections"), default=0)
+    created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_activity = models.DateTimeField(_("last activity"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created"]
+        verbose_name = _("kernel")
+        verbose_name_plural = _("kernels")
+        indexes = [models.Index(fields=["owner", "created"]), models.Index(fields=["last_activity"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} kernel {self.id}"
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group of this kernel's WebSocket connections (in every worker)."""
+        return f"lms_kernels.kernel.{self.id.hex}"
+
+
+class KernelSession(models.Model):
+    """Jupyter's session: a ``path`` (e.g. a lesson) bound to a kernel. One per owner and path."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="lms_kernel_sessions",
+        verbose_name=_("owner"),
+    )
+    kernel = models.ForeignKey(
+        Kernel, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("kernel")
+    )
+    path = models.CharField(_("path"), max_length=512)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    type = models.CharField(_("type"), max_length=64, blank=True)
+    created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created"]
+        verbose_name = _("kernel session")
+        verbose_name_plural = _("kernel sessions")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "path"], name="lms_kernels_one_session_per_path"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.kernel_id})"

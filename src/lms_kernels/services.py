@@ -1,0 +1,343 @@
+"""What the REST API, the WebSocket and the admin do to kernels and sessions: database plus backend.
+
+The functions are ``async``; database work runs in one thread hop per step (``sync_to_async``), backend
+calls run on the event loop. Ownership is enforced by filtering through the adapter's querysets, so another
+user's kernel or session is simply not found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from . import events, signals
+from .adapters import get_adapter
+from .backends import get_backend
+from .conf import app_settings
+from .exceptions import (
+    BackendUnavailable,
+    BadRequest,
+    InvalidBackendError,
+    KernelNotFound,
+    KernelServiceError,
+    KernelStartFailed,
+    NoSuchKernelSpec,
+    QuotaExceeded,
+    SessionConflict,
+    SessionNotFound,
+)
+from .models import ExecutionState, Kernel, KernelEnvironment, KernelSession, KernelStatus
+
+__all__ = [
+    "create_session",
+    "delete_session",
+    "get_environment",
+    "get_kernel",
+    "get_session",
+    "interrupt_kernel",
+    "list_environments",
+    "list_kernels",
+    "list_sessions",
+    "restart_kernel",
+    "shutdown_kernel",
+    "start_kernel",
+    "update_session",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _backend_for(alias: str):
+    try:
+        return get_backend(alias)
+    except InvalidBackendError as exc:
+        logger.error("%s", exc)
+        raise BackendUnavailable() from exc
+
+
+def _as_uuid(value, not_found: type[KernelServiceError]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise not_found() from None
+
+
+# -- environments (kernelspecs) ------------------------------------------------------------------------------
+
+
+def _usable_environments(user) -> list[KernelEnvironment]:
+    adapter = get_adapter()
+    return [env for env in adapter.get_environment_queryset(user) if adapter.can_use_environment(user, env)]
+
+
+def _default_name(environments: list[KernelEnvironment]) -> str | None:
+    slugs = [env.slug for env in environments]
+    configured = app_settings.DEFAULT_ENVIRONMENT
+    if configured in slugs:
+        return configured
+    return slugs[0] if slugs else None
+
+
+@sync_to_async
+def list_environments(user) -> tuple[list[KernelEnvironment], str | None]:
+    """The environments ``user`` may use, and the default kernelspec name among them."""
+    environments = _usable_environments(user)
+    return environments, _default_name(environments)
+
+
+@sync_to_async
+def get_environment(user, name: str | None) -> KernelEnvironment:
+    """The environment named ``name`` (or the default) if ``user`` may use it; else :class:`NoSuchKernelSpec`."""
+    environments = _usable_environments(user)
+    name = name or _default_name(environments)
+    for env in environments:
+        if env.slug == name:
+            return env
+    raise NoSuchKernelSpec(_("No kernel environment named %(name)r is available to you.") % {"name": name})
+
+
+# -- kernels -------------------------------------------------------------------------------------------------
+
+
+@sync_to_async
+def list_kernels(user) -> list[Kernel]:
+    return list(get_adapter().get_kernel_queryset(user).select_related("environment"))
+
+
+@sync_to_async
+def get_kernel(user, kernel_id) -> Kernel:
+    kernel_id = _as_uuid(kernel_id, KernelNotFound)
+    try:
+        return get_adapter().get_kernel_queryset(user).select_related("environment").get(pk=kernel_id)
+    except Kernel.DoesNotExist:
+        raise KernelNotFound() from None
+
+
+@sync_to_async
+def _create_kernel_row(user, environment: KernelEnvironment) -> Kernel:
+    """Insert the row, then count: of two concurrent starts past the limit, neither gets through twice."""
+    alias = environment.backend_alias()
+    if alias not in app_settings.BACKENDS:
+        logger.error("Kernel environment %r names the unknown backend %r.", environment.slug, alias)
+        raise BackendUnavailable()
+    kernel = Kernel.objects.create(owner=user, environment=environment, name=environment.slug, backend=alias)
+    limit = get_adapter().get_max_kernels(user)
+    if limit is not None:
+        running = Kernel.objects.filter(owner=user).exclude(status=KernelStatus.DEAD).count()
+        if running > limit:
+            kernel.delete()
+            raise QuotaExceeded(
+                _("You may run at most %(limit)d kernels at once. Shut one down and try again.")
+                % {"limit": limit}
+            )
+    return kernel
+
+
+async def start_kernel(user, name: str | None) -> Kernel:
+    environment = await get_environment(user, name)
+    kernel = await _create_kernel_row(user, environment)
+    try:
+        backend = _backend_for(kernel.backend)
+        started = await _start_shielded(backend, kernel, environment)
+    except KernelServiceError:
+        await kernel.adelete()
+        raise
+    except Exception as exc:
+        await kernel.adelete()
+        logger.exception("Kernel %s (%s) failed to start.", kernel.id, environment.slug)
+        raise KernelStartFailed() from exc
+    except asyncio.CancelledError:
+        await kernel.adelete()
+        raise
+    kernel.connection_info = started.connection_info
+    kernel.backend_state = started.state
+    kernel.status = KernelStatus.RUNNING
+    await kernel.asave(update_fields=["connection_info", "backend_state", "status"])
+    await sync_to_async(signals.kernel_started.send)(sender=Kernel, kernel=kernel)
+    return kernel
+
+
+async def _start_shielded(backend, kernel: Kernel, environment: KernelEnvironment):
+    """``backend.start``, finished even when the request is cancelled (the client went away): a kernel
+    launched for a request that no longer exists is shut down instead of left running unrecorded."""
+    task = asyncio.ensure_future(backend.start(kernel, environment))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+
+        def _clean_up(done: asyncio.Future) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            kernel.connection_info, kernel.backend_state = done.result().connection_info, done.result().state
+            _background.add(asyncio.ensure_future(backend.shutdown(kernel)))
+
+        task.add_done_callback(_clean_up)
+        raise
+
+
+#: Strong references to fire-and-forget tasks, so they are not garbage-collected half-way.
+_background: set[asyncio.Future] = set()
+
+
+async def interrupt_kernel(kernel: Kernel) -> None:
+    await _backend_for(kernel.backend).interrupt(kernel)
+
+
+async def restart_kernel(kernel: Kernel) -> Kernel:
+    """Replace the kernel's process; connections see ``restarting`` and carry on with the new kernel."""
+    backend = _backend_for(kernel.backend)
+    kernel.status = KernelStatus.RESTARTING
+    kernel.execution_state = ExecutionState.RESTARTING
+    await kernel.asave(update_fields=["status", "execution_state"])
+    await events.notify(kernel.id, "restarting")
+    try:
+        started = await backend.restart(kernel, kernel.environment)
+    except Exception as exc:
+        logger.exception("Kernel %s failed to restart.", kernel.id)
+        kernel.status = KernelStatus.DEAD
+        kernel.execution_state = ExecutionState.DEAD
+        kernel.reason = _("The kernel could not be restarted.")
+        await kernel.asave(update_fields=["status", "execution_state", "reason"])
+        await events.notify(kernel.id, "dead", reason=kernel.reason)
+        if isinstance(exc, KernelServiceError):
+            raise
+        raise KernelStartFailed(kernel.reason) from exc
+    kernel.connection_info = started.connection_info
+    kernel.backend_state = started.state
+    kernel.status = KernelStatus.RUNNING
+    kernel.execution_state = ExecutionState.STARTING
+    kernel.reason = ""
+    await kernel.asave(
+        update_fields=["connection_info", "backend_state", "status", "execution_state", "reason"]
+    )
+    await events.notify(kernel.id, "restarted")
+    await sync_to_async(signals.kernel_restarted.send)(sender=Kernel, kernel=kernel)
+    return kernel
+
+
+async def shutdown_kernel(kernel: Kernel) -> None:
+    """Stop the kernel, close its connections (``dead``, close code 4410) and delete it and its sessions."""
+    kernel.status = KernelStatus.TERMINATING
+    await kernel.asave(update_fields=["status"])
+    await events.notify(kernel.id, "shutdown")
+    try:
+        await _backend_for(kernel.backend).shutdown(kernel)
+    except Exception as exc:
+        logger.exception("Kernel %s could not be shut down.", kernel.id)
+        kernel.status = KernelStatus.DEAD
+        kernel.execution_state = ExecutionState.DEAD
+        kernel.reason = _("The kernel could not be shut down cleanly; try again.")
+        await kernel.asave(update_fields=["status", "execution_state", "reason"])
+        raise BackendUnavailable(kernel.reason) from exc
+    await sync_to_async(signals.kernel_shutdown.send)(sender=Kernel, kernel=kernel)
+    await kernel.adelete()
+
+
+# -- sessions ------------------------------------------------------------------------------------------------
+
+
+@sync_to_async
+def list_sessions(user) -> list[KernelSession]:
+    return list(get_adapter().get_session_queryset(user).select_related("kernel"))
+
+
+@sync_to_async
+def get_session(user, session_id) -> KernelSession:
+    session_id = _as_uuid(session_id, SessionNotFound)
+    try:
+        return get_adapter().get_session_queryset(user).select_related("kernel").get(pk=session_id)
+    except KernelSession.DoesNotExist:
+        raise SessionNotFound() from None
+
+
+@sync_to_async
+def _session_at(user, path: str) -> KernelSession | None:
+    return get_adapter().get_session_queryset(user).select_related("kernel").filter(path=path).first()
+
+
+async def _kernel_for_session(user, kernel_id, kernel_name) -> tuple[Kernel, bool]:
+    """An existing kernel of the user's (by id) or a new one (by name); the flag says it is new."""
+    if kernel_id:
+        try:
+            return await get_kernel(user, kernel_id), False
+        except KernelNotFound:
+            raise BadRequest(_("No such kernel: %(id)s") % {"id": kernel_id}) from None
+    try:
+        return await start_kernel(user, kernel_name), True
+    except NoSuchKernelSpec as exc:
+        raise BadRequest(exc.detail, code=exc.code) from None
+
+
+@sync_to_async
+def _insert_session(user, kernel, path, name, type_) -> KernelSession:
+    with transaction.atomic():
+        return KernelSession.objects.create(owner=user, kernel=kernel, path=path, name=name, type=type_)
+
+
+async def create_session(user, *, path: str, name: str, type: str, kernel_id=None, kernel_name=None):
+    """Jupyter's ``POST /api/sessions``: the user's session at ``path``, created with a kernel if none."""
+    existing = await _session_at(user, path)
+    if existing is not None:
+        return existing, False
+    kernel, new = await _kernel_for_session(user, kernel_id, kernel_name)
+    try:
+        session = await _insert_session(user, kernel, path, name, type)
+    except IntegrityError:
+        # Another request (a second tab) created the session first: use it, drop our kernel.
+        if new:
+            await shutdown_kernel(kernel)
+        existing = await _session_at(user, path)
+        if existing is None:
+            raise
+        return existing, False
+    session.kernel = kernel
+    return session, True
+
+
+async def update_session(user, session: KernelSession, changes: dict) -> KernelSession:
+    """Jupyter's ``PATCH``: rename (path, name, type) or switch the kernel (by id, or a new one by name)."""
+    for field in ("path", "name", "type"):
+        if field in changes and not isinstance(changes[field], str):
+            raise BadRequest(_("'%(field)s' must be a string.") % {"field": field})
+    kernel_change = changes.get("kernel")
+    if kernel_change is not None and not isinstance(kernel_change, dict):
+        raise BadRequest(_("'kernel' must be an object."))
+    if "path" in changes and changes["path"] != session.path:
+        taken = await get_adapter().get_session_queryset(user).filter(path=changes["path"]).aexists()
+        if taken:
+            raise SessionConflict()
+    old_kernel, started = session.kernel, False
+    if kernel_change and (kernel_change.get("id") or kernel_change.get("name")):
+        session.kernel, started = await _kernel_for_session(
+            user, kernel_change.get("id"), kernel_change.get("name")
+        )
+    for field in ("path", "name", "type"):
+        if field in changes:
+            setattr(session, field, changes[field])
+    try:
+        await sync_to_async(_save_session)(session)
+    except IntegrityError:
+        if started:
+            await shutdown_kernel(session.kernel)
+        raise SessionConflict() from None
+    if session.kernel.pk != old_kernel.pk:
+        still_used = await KernelSession.objects.filter(kernel=old_kernel).aexists()
+        if not still_used:
+            await shutdown_kernel(old_kernel)
+    return session
+
+
+def _save_session(session: KernelSession) -> None:
+    with transaction.atomic():
+        session.save()
+
+
+async def delete_session(session: KernelSession) -> None:
+    """Jupyter's ``DELETE``: shut the session's kernel down (which deletes the session with it)."""
+    await shutdown_kernel(session.kernel)
+    await KernelSession.objects.filter(pk=session.pk).adelete()

@@ -1,0 +1,14 @@
+"""Test helpers for projects that use lms_kernels, and for their own backends and adapters.
+
+* :func:`websocket_application`: the app's WebSocket routes in the stack a project uses (Origin check,
+  session auth), for ``channels.testing.WebsocketCommunicator``;
+* :class:`KernelWebsocket`: a Jupyter client over a communicator (JSON or v1 protocol) that can
+  ``execute()`` code and collect its outputs;
+* :func:`shutdown_all_kernels`: stop every kernel in the database (use it in fixture teardown, so no kernel
+  process outlives a test).
+"""
+
+from .client import ExecutionResult, KernelWebsocket, websocket_application
+from .kernels import shutdown_all_kernels
+
+__all__ = ["ExecutionResult", "KernelWebsocket", "shutdown_all_kernels", "websocket_application"]

@@ -1,0 +1,18 @@
+"""The REST API: Jupyter Server's ``/api/kernelspecs``, ``/api/kernels`` and ``/api/sessions``."""
+
+from .base import ApiView, api_not_found
+from .kernels import KernelActionView, KernelDetailView, KernelListView
+from .kernelspecs import KernelSpecDetailView, KernelSpecListView
+from .sessions import SessionDetailView, SessionListView
+
+__all__ = [
+    "ApiView",
+    "KernelActionView",
+    "KernelDetailView",
+    "KernelListView",
+    "KernelSpecDetailView",
+    "KernelSpecListView",
+    "SessionDetailView",
+    "SessionListView",
+    "api_not_found",
+]
