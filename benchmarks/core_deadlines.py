@@ -56,7 +56,7 @@ def configure(database_url: str | None, tmpdir: str) -> str:
         }
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="benchmark-only",  # noqa: S106
+        SECRET_KEY="benchmark-only",
         USE_TZ=True,
         TIME_ZONE="Asia/Seoul",
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",

@@ -64,7 +64,7 @@ def configure(database_url: str | None, tmpdir: str) -> str:
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "TEST": {"NAME": path}}
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="benchmark-only",  # noqa: S106
+        SECRET_KEY="benchmark-only",
         ALLOWED_HOSTS=["testserver"],
         USE_TZ=True,
         TIME_ZONE="Asia/Seoul",
@@ -119,7 +119,7 @@ def populate(n_learners: int, n_contents: int, seed: int) -> dict:
         ScheduleItem,
     )
 
-    rng = random.Random(seed)  # noqa: S311 (a reproducible population, not a secret)
+    rng = random.Random(seed)
     now = timezone.now()
     every = timedelta(hours=36)
     batch = 5000
@@ -162,7 +162,7 @@ def populate(n_learners: int, n_contents: int, seed: int) -> dict:
                 username=f"learner{i:05d}",
                 first_name=rng.choice(given),
                 last_name=rng.choice(family),
-                password="!",  # noqa: S106 (an unusable password)
+                password="!",
             )
             for i in range(n_learners)
         ],
@@ -223,7 +223,7 @@ def populate(n_learners: int, n_contents: int, seed: int) -> dict:
     DeadlineException.objects.bulk_create(exceptions, batch_size=batch)
     swept = sweep_enrollments()
 
-    staff = User.objects.create_user("staff", password="pw-staff-1234", is_staff=True)  # noqa: S106
+    staff = User.objects.create_user("staff", password="pw-staff-1234", is_staff=True)
     staff.user_permissions.add(
         Permission.objects.get(content_type__app_label="lms_core", codename="view_enrollment")
     )
