@@ -52,6 +52,25 @@ def _check_postgres() -> str | None:
     return None
 
 
+def _check_postgres_server() -> str | None:
+    """A PostgreSQL server to create databases on, whatever database the suite itself runs on."""
+    url = component_value("LMS_TEST_DATABASE_URL")
+    if not url:
+        return "LMS_TEST_DATABASE_URL is not set (scripts/services.py up starts a PostgreSQL server)"
+    if urlparse(url).scheme not in {"postgres", "postgresql"}:
+        return f"LMS_TEST_DATABASE_URL is not a PostgreSQL URL: {url}"
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            pass
+    except psycopg.Error as exc:
+        return f"cannot connect to PostgreSQL at {url}: {exc}"
+    return None
+
+
 def _check_redis() -> str | None:
     url = component_value("LMS_TEST_REDIS_URL")
     if not url:
@@ -110,6 +129,8 @@ CHECKS = {
     "docker": _check_docker,
     "browser": _check_browser,
     "gateway": _check_gateway,
+    # not a marker: the ``postgres_server_url`` fixture asks for it
+    "postgres_server": _check_postgres_server,
 }
 
 
@@ -126,17 +147,21 @@ def chromium_path() -> str | None:
     return None
 
 
+def require_component(name: str, nodeid: str) -> None:
+    """Skip the test when component ``name`` is missing (fail it under ``CI=true``), and report it."""
+    problem = component_problem(name)
+    if problem is None:
+        return
+    _missing[name].append(nodeid)
+    if IN_CI:
+        pytest.fail(f"{name} is required under CI=true but missing: {problem}", pytrace=False)
+    pytest.skip(f"{name} missing: {problem}")
+
+
 def pytest_runtest_setup(item):
     for marker in item.iter_markers():
-        if marker.name not in CHECKS:
-            continue
-        problem = component_problem(marker.name)
-        if problem is None:
-            continue
-        _missing[marker.name].append(item.nodeid)
-        if IN_CI:
-            pytest.fail(f"{marker.name} is required under CI=true but missing: {problem}", pytrace=False)
-        pytest.skip(f"{marker.name} missing: {problem}")
+        if marker.name in CHECKS:
+            require_component(marker.name, item.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -162,6 +187,14 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def redis_url() -> str:
     return component_value("LMS_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def postgres_server_url(request) -> str:
+    """A reachable PostgreSQL server's URL, also while the suite runs on SQLite: for tests that create (and
+    drop) their own databases on it, e.g. for server processes. Missing: skipped, or failed under CI."""
+    require_component("postgres_server", request.node.nodeid)
+    return component_value("LMS_TEST_DATABASE_URL")
 
 
 @pytest.fixture
