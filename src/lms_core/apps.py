@@ -1,6 +1,15 @@
 from background_task.apps import BackgroundTasksAppConfig
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _schedule_deadline_sweep(sender, *, using, **kwargs):
+    """Queue the repeating deadline sweep after ``migrate`` (:func:`lms_core.tasks.schedule_after_migrate`)."""
+    if apps.is_installed("background_task"):
+        from .tasks import schedule_after_migrate
+
+        schedule_after_migrate(using=using)
 
 
 class LmsCoreConfig(AppConfig):
@@ -24,6 +33,9 @@ class LmsCoreConfig(AppConfig):
             hijack.record_hijack_started, dispatch_uid="lms_core.hijack_started"
         )
         hijack_signals.hijack_ended.connect(hijack.record_hijack_ended, dispatch_uid="lms_core.hijack_ended")
+        # The repeating deadline sweep is queued once the tables exist, so "migrate" then "process_tasks" is
+        # all a project needs (LMS_CORE["DEADLINE_SWEEP_INTERVAL"] = None switches this off).
+        post_migrate.connect(_schedule_deadline_sweep, sender=self, dispatch_uid="lms_core.schedule_sweep")
 
 
 class BackgroundTaskConfig(BackgroundTasksAppConfig):

@@ -12,7 +12,8 @@ key                      default                   meaning
 ======================== ========================= ================================================
 
 ``DEADLINE_SWEEP_INTERVAL`` (default ``300``): seconds between two runs of the repeating deadline sweep,
-``lms_core.tasks.sweep_deadlines`` (10 to 86400).
+``lms_core.tasks.sweep_deadlines`` (10 to 86400), queued after every ``migrate``; ``None``: queue no repeating
+sweep (run ``manage.py lms_core_sweep_deadlines`` from cron instead).
 """
 
 import re
@@ -55,6 +56,13 @@ def _sizes(value):
     if len(set(value)) != len(value):
         return f"lists a size twice: {value!r}."
     return None
+
+
+def _interval(value):
+    if value is None:
+        return None
+    message = int_between(10, 86400)(value)
+    return message and f"{message[:-1]} (or None: no repeating sweep)."
 
 
 _META_KEY = re.compile(r"^(HTTP_[A-Z0-9_]+|REMOTE_ADDR)$")
@@ -102,6 +110,6 @@ app_settings = _CoreSettings(
         "AVATAR_FOREGROUND": colour_list,
         "AVATAR_BACKGROUND": css_colour,
         "CLIENT_IP_HEADER": _meta_key,
-        "DEADLINE_SWEEP_INTERVAL": int_between(10, 86400),
+        "DEADLINE_SWEEP_INTERVAL": _interval,
     },
 )

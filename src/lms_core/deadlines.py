@@ -257,7 +257,10 @@ def sweep_enrollments(*, now: datetime | None = None, enrollment_ids=None) -> Sw
     using = router.db_for_write(Enrollment)
     scope = Enrollment.objects.using(using)
     if enrollment_ids is not None:
-        scope = scope.filter(pk__in=list(enrollment_ids))
+        enrollment_ids = list(enrollment_ids)
+        if not enrollment_ids:
+            return result
+        scope = scope.filter(pk__in=enrollment_ids)
     overdue = overdue_condition(now)
     transitions = [
         # (old statuses, condition, new status, the list of ids, the signal)

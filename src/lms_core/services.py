@@ -99,7 +99,8 @@ def record_progress(
             progress.state = ProgressState.IN_PROGRESS
         progress.save()
         if progress.state == ProgressState.COMPLETED and not was_completed:
-            sweep_enrollments(now=at, enrollment_ids=[enrollment.pk])
+            # The status is judged now, even for work recorded with an earlier ``at`` (a backfill).
+            sweep_enrollments(enrollment_ids=[enrollment.pk])
             transaction.on_commit(
                 lambda: signals.content_completed.send(
                     sender=Progress, progress=progress, enrollment=enrollment, user=user, content=content
