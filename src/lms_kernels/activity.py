@@ -43,7 +43,7 @@ class ActivityRecorder:
         """Put this process's not-yet-saved activity of ``kernel`` onto the instance (no I/O), so the model a
         client reads from the worker that carries its connection is current, not one save interval behind."""
         pending = self._pending.get(kernel.id)
-        if pending is None:
+        if pending is None or kernel.status != "running":
             return
         stamp, state = pending
         kernel.last_activity = max(kernel.last_activity, datetime.fromtimestamp(stamp, UTC))
@@ -69,12 +69,18 @@ class ActivityRecorder:
 
 
 def _save(items: dict[uuid.UUID, tuple[float, str | None]]) -> None:
-    from .models import Kernel
+    from django.db.models import Case, F, Value, When
+
+    from .models import Kernel, KernelStatus
 
     for kernel_id, (stamp, state) in items.items():
         changes = {"last_activity": datetime.fromtimestamp(stamp, UTC)}
         if state:
-            changes["execution_state"] = state
+            # Only a running kernel takes the state its messages report: one that died, or is restarting or
+            # shutting down meanwhile, keeps the state the service gave it.
+            changes["execution_state"] = Case(
+                When(status=KernelStatus.RUNNING, then=Value(state)), default=F("execution_state")
+            )
         Kernel.objects.filter(pk=kernel_id).update(**changes)
 
 

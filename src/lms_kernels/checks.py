@@ -8,6 +8,7 @@
 ``E104``             an active environment names an unknown backend (``check --database default``)
 ``W101``             the local backend serves kernels with ``DEBUG`` off (``check --deploy``)
 ``W102``             ``lms_kernels.urls`` is not included under ``URL_PREFIX``
+``W103``             idle culling is on but django-background-tasks is not installed to run it
 ==================== ===========================================================================
 """
 
@@ -128,5 +129,22 @@ def url_prefix_check(app_configs=None, **kwargs):
             hint=f"Include lms_kernels.urls with path({app_settings.URL_PREFIX!r}, include('lms_kernels.urls')), "
             "or set URL_PREFIX to where you include it.",
             id="lms_kernels.W102",
+        )
+    ]
+
+
+@checks.register()
+def culling_check(app_configs=None, **kwargs):
+    from django.apps import apps
+
+    if not _settings_are_valid() or apps.is_installed("background_task"):
+        return []
+    return [
+        checks.Warning(
+            "Idle kernels are culled by a repeating django-background-tasks task, but 'background_task' is not "
+            "in INSTALLED_APPS: kernels are only culled when 'manage.py lms_kernels_cull' runs.",
+            hint="Add 'lms_common.apps.BackgroundTaskConfig' to INSTALLED_APPS and run 'manage.py "
+            "process_tasks', or run 'manage.py lms_kernels_cull' from cron every few minutes.",
+            id="lms_kernels.W103",
         )
     ]

@@ -13,6 +13,21 @@ key                        default                      meaning
 ``URL_PREFIX``             ``"kernels/"``               where the project includes ``lms_kernels.urls``
 ``MAX_MESSAGE_SIZE``       ``8 MiB``                    largest WebSocket frame a client may send
 ``ACTIVITY_SAVE_INTERVAL`` ``1.0``                      seconds between saves of a kernel's activity
+``OUTPUT_CAP``             ``32 MiB``                   output bytes per execution sent to clients (``None``: no
+                                                        cap); an environment's ``output_cap`` overrides it
+``EXECUTE_RATE``           ``100``                      ``execute_request`` per second and connection, on average
+                                                        (``None``: no limit)
+``EXECUTE_BURST``          ``1000``                     ``execute_request`` a connection may send at once
+``AUTO_RESTART``           ``True``                     restart a kernel whose process died by itself
+``WATCH_INTERVAL``         ``2.0``                      seconds between a connection's checks that its kernel lives
+``CULL_IDLE_TIMEOUT``      ``3600``                     seconds without activity before a kernel that is not busy
+                                                        is shut down (``None``: never); per environment:
+                                                        ``idle_timeout``
+``CULL_WARNING``           ``300``                      seconds before culling that connected clients are warned
+``CULL_INTERVAL``          ``60``                       seconds between two runs of the culling task
+``REPLAY_BUFFER_SIZE``     ``4 MiB``                    bytes of output kept for a learner who is away (``0``:
+                                                        nothing is kept)
+``REPLAY_TIMEOUT``         ``3600``                     seconds that output is kept for a learner who is away
 ========================== ============================ ==========================================================
 
 Every key is documented in ``docs/operators/settings.md``.
@@ -35,6 +50,16 @@ DEFAULTS = {
     "URL_PREFIX": "kernels/",
     "MAX_MESSAGE_SIZE": 8 * 1024 * 1024,
     "ACTIVITY_SAVE_INTERVAL": 1.0,
+    "OUTPUT_CAP": 32 * 1024 * 1024,
+    "EXECUTE_RATE": 100,
+    "EXECUTE_BURST": 1000,
+    "AUTO_RESTART": True,
+    "WATCH_INTERVAL": 2.0,
+    "CULL_IDLE_TIMEOUT": 3600,
+    "CULL_WARNING": 300,
+    "CULL_INTERVAL": 60,
+    "REPLAY_BUFFER_SIZE": 4 * 1024 * 1024,
+    "REPLAY_TIMEOUT": 3600,
 }
 
 app_settings = AppSettings(
@@ -51,5 +76,15 @@ app_settings = AppSettings(
         "URL_PREFIX": validators.url_prefix,
         "MAX_MESSAGE_SIZE": validators.int_between(1024, 1024**3),
         "ACTIVITY_SAVE_INTERVAL": validators.non_negative_number,
+        "OUTPUT_CAP": validators.optional_positive_int,
+        "EXECUTE_RATE": validators.optional_positive_number,
+        "EXECUTE_BURST": validators.int_between(1, 1_000_000),
+        "AUTO_RESTART": validators.boolean,
+        "WATCH_INTERVAL": validators.positive_number,
+        "CULL_IDLE_TIMEOUT": validators.optional_positive_number,
+        "CULL_WARNING": validators.non_negative_number,
+        "CULL_INTERVAL": validators.positive_number,
+        "REPLAY_BUFFER_SIZE": validators.int_between(0, 1024**3),
+        "REPLAY_TIMEOUT": validators.non_negative_number,
     },
 )

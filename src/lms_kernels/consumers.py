@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 
 from .auth import authenticate_scope
 from .backends import get_backend
+from .connection import replay
 from .connection.bridge import KernelBridge
 from .connection.protocol import V1_SUBPROTOCOL
 from .events import group_name
 from .exceptions import BackendUnavailable, InvalidBackendError, KernelServiceError, KernelStartFailed
-from .services import get_kernel
+from .services import ensure_alive, get_kernel
 
 __all__ = ["KernelChannelsConsumer"]
 
@@ -50,25 +51,39 @@ class KernelChannelsConsumer(AsyncWebsocketConsumer):
             except InvalidBackendError as exc:
                 logger.error("%s", exc)
                 raise BackendUnavailable() from exc
+            kernel = await ensure_alive(kernel, backend)
             query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
             session_id = (query.get("session_id") or [uuid.uuid4().hex])[0][:128]
-            self.bridge = KernelBridge(
-                kernel=kernel,
-                backend=backend,
-                protocol=protocol,
-                session_id=session_id,
-                send_frame=self._send_frame,
-                close_socket=self._close_socket,
-            )
         except KernelServiceError as exc:
             await self.accept(protocol)
             reason = exc.detail.encode("utf-8")[:120].decode("utf-8", "ignore")
             await self.close(code=exc.close_code, reason=reason)
             return
+        # A bridge left behind by an earlier connection of this kernel (the learner's connection dropped,
+        # or they closed the tab) is adopted, with what it kept meanwhile; its siblings are closed.
+        adopted, others = replay.adopt(kernel.id, session_id)
+        for other in others:
+            await other.close()
+        if adopted is not None and adopted.closed:
+            adopted = None
         await self.accept(protocol)
         if self.channel_layer is not None:
             self.group = group_name(kernel.id)
             await self.channel_layer.group_add(self.group, self.channel_name)
+        if adopted is not None:
+            self.bridge = adopted
+            await adopted.attach(
+                protocol=protocol, send_frame=self._send_frame, close_socket=self._close_socket
+            )
+            return
+        self.bridge = KernelBridge(
+            kernel=kernel,
+            backend=backend,
+            protocol=protocol,
+            session_id=session_id,
+            send_frame=self._send_frame,
+            close_socket=self._close_socket,
+        )
         try:
             await self.bridge.open()
         except Exception:
@@ -81,7 +96,8 @@ class KernelChannelsConsumer(AsyncWebsocketConsumer):
         if self.group is not None and self.channel_layer is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.bridge is not None:
-            await self.bridge.close()
+            # The kernel lives on: keep what it sends for the learner's next connection.
+            await self.bridge.detach()
 
     async def lms_kernels_event(self, event):
         """An event of :mod:`lms_kernels.events` (type ``lms_kernels.event``) for this kernel."""

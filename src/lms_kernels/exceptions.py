@@ -16,6 +16,8 @@ __all__ = [
     "BadRequest",
     "InvalidBackendError",
     "InvalidMessage",
+    "KernelCulled",
+    "KernelDied",
     "KernelGone",
     "KernelNotFound",
     "KernelNotResponding",
@@ -116,6 +118,22 @@ class KernelGone(KernelServiceError):
     close_code = 4410
     default_code = "kernel_gone"
     default_detail = _("The kernel was shut down.")
+
+
+class KernelCulled(KernelGone):
+    """The kernel was shut down by the culler (idle too long, or past its maximum age)."""
+
+    default_code = "kernel_culled"
+    default_detail = _("The kernel was shut down because it was idle for too long.")
+
+
+class KernelDied(KernelServiceError):
+    """The kernel's process ended by itself and was not restarted (``AUTO_RESTART`` is off, or it failed)."""
+
+    status_code = 503
+    close_code = 4500
+    default_code = "kernel_died"
+    default_detail = _("The kernel died. Restart it to go on.")
 
 
 class MessageTooLarge(KernelServiceError):

@@ -19,10 +19,12 @@ from . import events, signals
 from .adapters import get_adapter
 from .backends import get_backend
 from .conf import app_settings
+from .connection import replay
 from .exceptions import (
     BackendUnavailable,
     BadRequest,
     InvalidBackendError,
+    KernelDied,
     KernelNotFound,
     KernelServiceError,
     KernelStartFailed,
@@ -36,6 +38,7 @@ from .models import ExecutionState, Kernel, KernelEnvironment, KernelSession, Ke
 __all__ = [
     "create_session",
     "delete_session",
+    "ensure_alive",
     "get_environment",
     "get_kernel",
     "get_session",
@@ -43,6 +46,7 @@ __all__ = [
     "list_environments",
     "list_kernels",
     "list_sessions",
+    "recover_kernel",
     "restart_kernel",
     "shutdown_kernel",
     "start_kernel",
@@ -190,10 +194,15 @@ async def interrupt_kernel(kernel: Kernel) -> None:
 
 async def restart_kernel(kernel: Kernel) -> Kernel:
     """Replace the kernel's process; connections see ``restarting`` and carry on with the new kernel."""
-    backend = _backend_for(kernel.backend)
     kernel.status = KernelStatus.RESTARTING
     kernel.execution_state = ExecutionState.RESTARTING
     await kernel.asave(update_fields=["status", "execution_state"])
+    return await _replace_process(kernel)
+
+
+async def _replace_process(kernel: Kernel) -> Kernel:
+    """Start a new process for ``kernel`` (already marked ``restarting``) and tell every connection."""
+    backend = _backend_for(kernel.backend)
     await events.notify(kernel.id, "restarting")
     try:
         started = await backend.restart(kernel, kernel.environment)
@@ -212,12 +221,74 @@ async def restart_kernel(kernel: Kernel) -> Kernel:
     kernel.status = KernelStatus.RUNNING
     kernel.execution_state = ExecutionState.STARTING
     kernel.reason = ""
+    kernel.generation += 1
     await kernel.asave(
-        update_fields=["connection_info", "backend_state", "status", "execution_state", "reason"]
+        update_fields=[
+            "connection_info",
+            "backend_state",
+            "status",
+            "execution_state",
+            "reason",
+            "generation",
+        ]
     )
-    await events.notify(kernel.id, "restarted")
+    await events.notify(kernel.id, "restarted", generation=kernel.generation)
     await sync_to_async(signals.kernel_restarted.send)(sender=Kernel, kernel=kernel)
     return kernel
+
+
+async def ensure_alive(kernel: Kernel, backend=None) -> Kernel:
+    """The kernel, recovered first if its process is gone; :class:`KernelDied` if it stays dead.
+
+    Called when a client connects, so a kernel that died while nobody watched is restarted (or reported)
+    before anyone talks to it.
+    """
+    backend = backend or _backend_for(kernel.backend)
+    if kernel.status == KernelStatus.RUNNING and not await backend.is_alive(kernel):
+        recovered, _message = await recover_kernel(kernel.id, kernel.generation)
+        if recovered is None:
+            raise KernelNotFound()
+        kernel = recovered
+    if kernel.status == KernelStatus.DEAD:
+        raise KernelDied(kernel.reason or None)
+    return kernel
+
+
+async def recover_kernel(kernel_id, generation: int) -> tuple[Kernel | None, str | None]:
+    """Deal with a kernel whose process was found gone: restart it (``AUTO_RESTART``) or mark it dead.
+
+    Any connection, in any worker, may find the process gone; a conditional update on the kernel's
+    ``generation`` lets exactly one of them act, and a finder whose view is out of date (the kernel was
+    restarted meanwhile) changes nothing. Returns the kernel row as it now is (``None`` when it no longer
+    exists: it was shut down) and, for the caller that acted, the message saying what happened.
+    """
+    won = await Kernel.objects.filter(
+        pk=kernel_id, generation=generation, status=KernelStatus.RUNNING
+    ).aupdate(status=KernelStatus.RESTARTING, execution_state=ExecutionState.RESTARTING)
+    kernel = await Kernel.objects.select_related("environment").filter(pk=kernel_id).afirst()
+    if kernel is None or not won:
+        return kernel, None
+    backend = _backend_for(kernel.backend)
+    cause = await backend.exit_reason(kernel)
+    if cause:
+        message = _("The kernel died (%(cause)s).") % {"cause": cause}
+    else:
+        message = _("The kernel died unexpectedly.")
+    logger.warning("Kernel %s died: %s", kernel.id, message)
+    await sync_to_async(signals.kernel_died.send)(sender=Kernel, kernel=kernel, reason=message)
+    if not app_settings.AUTO_RESTART:
+        await backend.shutdown(kernel, restart=True)  # free what the dead process held (ports, a GPU...)
+        kernel.status = KernelStatus.DEAD
+        kernel.execution_state = ExecutionState.DEAD
+        kernel.reason = message
+        await kernel.asave(update_fields=["status", "execution_state", "reason"])
+        await events.notify(kernel.id, "died", message=message, restarting=False, generation=generation)
+        return kernel, message
+    await events.notify(kernel.id, "died", message=message, restarting=True, generation=generation)
+    try:
+        return await _replace_process(kernel), message
+    except KernelServiceError:
+        return kernel, message
 
 
 async def shutdown_kernel(kernel: Kernel) -> None:
@@ -225,6 +296,8 @@ async def shutdown_kernel(kernel: Kernel) -> None:
     kernel.status = KernelStatus.TERMINATING
     await kernel.asave(update_fields=["status"])
     await events.notify(kernel.id, "shutdown")
+    for bridge in replay.detached_bridges(kernel.id):  # nobody is connected to these: close them here
+        await bridge.close()
     try:
         await _backend_for(kernel.backend).shutdown(kernel)
     except Exception as exc:

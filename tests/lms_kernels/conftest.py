@@ -49,6 +49,7 @@ def kernel_settings(settings, tmp_path_factory):
         },
         "ACTIVITY_SAVE_INTERVAL": 0,
         "KERNEL_STARTUP_TIMEOUT": 30,
+        "WATCH_INTERVAL": 0.3,
     }
     return settings.LMS_KERNELS
 

@@ -1,4 +1,4 @@
-"""LMS_KERNELS: defaults, validation (E001-E004) and the app's own checks (E101-E104, W101, W102)."""
+"""LMS_KERNELS: defaults, validation (E001-E004) and the app's own checks (E101-E104, W101-W103)."""
 
 import pytest
 from django.core import checks
@@ -65,6 +65,15 @@ def test_non_dict_is_refused():
         {"URL_PREFIX": "kernels"},
         {"MAX_MESSAGE_SIZE": 10},
         {"DEFAULT_BACKEND": ""},
+        {"OUTPUT_CAP": 0},
+        {"EXECUTE_RATE": -1},
+        {"EXECUTE_BURST": 0},
+        {"AUTO_RESTART": "yes"},
+        {"WATCH_INTERVAL": 0},
+        {"CULL_IDLE_TIMEOUT": 0},
+        {"CULL_WARNING": -5},
+        {"REPLAY_BUFFER_SIZE": -1},
+        {"REPLAY_TIMEOUT": None},
     ],
 )
 def test_invalid_values_are_e004(value):
@@ -142,3 +151,15 @@ def test_url_prefix_must_match_where_the_urls_are_w102():
     with override_settings(LMS_KERNELS={"URL_PREFIX": "lms/"}):
         (warning,) = kernel_checks.url_prefix_check()
     assert warning.id == "lms_kernels.W102" and "/kernels/api/kernels" in warning.msg
+
+
+def test_culling_without_background_tasks_warns_w103(settings):
+    from django.apps import apps
+
+    assert kernel_checks.culling_check() == []  # the test projects install django-background-tasks
+    installed = [
+        app for app in settings.INSTALLED_APPS if "backgroundtask" not in app.lower().replace("_", "")
+    ]
+    with override_settings(INSTALLED_APPS=installed):
+        assert not apps.is_installed("background_task")
+        assert ids(kernel_checks.culling_check()) == ["lms_kernels.W103"]

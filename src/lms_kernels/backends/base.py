@@ -95,6 +95,13 @@ class KernelBackend(abc.ABC):
     async def is_alive(self, kernel: Kernel) -> bool:
         """Whether the kernel's process, container or remote kernel still exists."""
 
+    async def exit_reason(self, kernel: Kernel) -> str | None:
+        """Why the kernel's process ended, in words for the learner (e.g. "out of memory"), if known.
+
+        Called once a kernel was found dead (:meth:`is_alive` returned ``False``) before it is restarted.
+        """
+        return None
+
     async def restart(self, kernel: Kernel, environment: KernelEnvironment) -> StartedKernel:
         """Replace the kernel by a fresh one. The default shuts it down and starts a new one."""
         await self.shutdown(kernel, restart=True)

@@ -186,8 +186,11 @@ class LocalBackend(KernelBackend):
                 independent=True,
                 cwd=str(workdir),
             )
-        # Reap the child when it exits (in whichever worker kills it), so it never lingers as a zombie.
-        threading.Thread(target=proc.wait, name=f"lms-kernel-reaper-{proc.pid}", daemon=True).start()
+        # Reap the child when it exits (in whichever worker kills it), so it never lingers as a zombie, and
+        # remember how it ended for exit_reason().
+        threading.Thread(
+            target=_reap, args=(proc,), name=f"lms-kernel-reaper-{proc.pid}", daemon=True
+        ).start()
         info = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
         return StartedKernel(
             connection_info=info,
@@ -218,6 +221,29 @@ class LocalBackend(KernelBackend):
 
     async def is_alive(self, kernel: Kernel) -> bool:
         return self._process(kernel.backend_state or {}) is not None
+
+    async def exit_reason(self, kernel: Kernel) -> str | None:
+        """Known in the process that launched the kernel (its parent), from the exit status."""
+        pid = (kernel.backend_state or {}).get("pid")
+        # The reaper may not have collected the status yet: give it a moment.
+        for _attempt in range(20):
+            if pid in _exit_status:
+                break
+            await asyncio.sleep(0.05)
+        code = _exit_status.pop(pid, None)
+        if code is None:
+            return None
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            if -code == signal.SIGKILL:
+                return _("it was killed with %(signal)s, most likely for using too much memory") % {
+                    "signal": name
+                }
+            return _("it was stopped by %(signal)s") % {"signal": name}
+        return _("its process exited with status %(code)d") % {"code": code}
 
     async def interrupt(self, kernel: Kernel) -> None:
         """SIGINT to the kernel's process group: ipykernel turns it into ``KeyboardInterrupt``."""
@@ -272,6 +298,17 @@ class LocalBackend(KernelBackend):
                     os.unlink(state[key])
         if state.get("owns_workdir") and state.get("workdir"):
             shutil.rmtree(state["workdir"], ignore_errors=True)
+
+
+#: pid -> exit status of the kernels this process launched (negative: the signal), until exit_reason() reads it.
+_exit_status: dict[int, int] = {}
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    code = proc.wait()
+    if len(_exit_status) > 1000:  # statuses nobody asked for (kernels shut down on purpose)
+        _exit_status.clear()
+    _exit_status[proc.pid] = code
 
 
 def _create_time(pid: int) -> float:

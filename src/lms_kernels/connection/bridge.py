@@ -7,11 +7,24 @@ Life of a connection:
    iopub, which proves the iopub subscription is live (ZeroMQ drops what is published before a subscriber
    has joined). Client messages that arrive meanwhile wait in a queue, so no output of theirs is lost.
    The nudges' replies and status messages are the service's own and are not forwarded.
-2. Kernel messages are forwarded as they come, in the client's protocol; the content is not parsed.
+2. Kernel messages are forwarded as they come, in the client's protocol; the content is not parsed, except
+   the parent header of output messages, which are counted against the execution's output cap
+   (:class:`~.limits.OutputCap`): past the cap the client gets one notice and the rest is dropped.
 3. Client frames are checked (:mod:`.protocol`); a bad one is answered (an error ``*_reply`` for a request,
    and a ``stream`` message on stderr saying why) and the socket stays open, up to a limit.
-4. Events from the channel layer: ``restarting`` (status ``restarting`` to the client; client messages wait),
-   ``restarted`` (nudge again), ``shutdown`` and ``dead`` (status ``dead``, then a close code).
+   ``execute_request`` is rate-limited (:class:`~.limits.ExecuteRateLimiter`).
+4. Every ``WATCH_INTERVAL`` the connection checks that the kernel's process lives (a dead one is recovered
+   through :func:`lms_kernels.services.recover_kernel`) and warns the client before idle culling.
+5. Events from the channel layer: ``restarting`` (status ``restarting``; client messages wait),
+   ``restarted`` (reconnect if the kernel moved, nudge again), ``died`` (a notice saying what happened),
+   ``shutdown``/``culled``/``dead`` (status ``dead``, then a close code).
+6. When the WebSocket goes away while the kernel lives on, the bridge is *detached* (:mod:`.replay`): it
+   keeps listening and buffers what arrives, for the next WebSocket of the kernel to adopt.
+
+Server notices (output cap, culling, a dead kernel) are ``stream`` messages on stderr, so every Jupyter
+client shows them; their ``metadata["lms_kernels"]`` says what they are (``{"notice": "output_cap"}``,
+``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``) for clients that
+want to show more.
 """
 
 from __future__ import annotations
@@ -27,10 +40,13 @@ from collections.abc import Awaitable, Callable
 import zmq
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..activity import recorder
 from ..conf import app_settings
 from ..exceptions import (
+    KernelCulled,
+    KernelDied,
     KernelGone,
     KernelNotResponding,
     KernelServiceError,
@@ -38,6 +54,8 @@ from ..exceptions import (
     MessageTooLarge,
     TooManyInvalidMessages,
 )
+from . import replay
+from .limits import OUTPUT_TYPES, ExecuteRateLimiter, OutputCap
 from .messages import new_message, pack_message
 from .protocol import CLIENT_CHANNELS, BadFrame, ClientMessage, decode_client_frame, encode_message
 
@@ -49,6 +67,13 @@ logger = logging.getLogger(__name__)
 MAX_INVALID_FRAMES = 100
 #: Client messages held while the kernel (re)connects; more are refused.
 MAX_QUEUED = 1000
+
+SendFrame = Callable[[str | bytes], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.3g}"
 
 
 class KernelBridge:
@@ -65,27 +90,53 @@ class KernelBridge:
         backend,
         protocol: str | None,
         session_id: str,
-        send_frame: Callable[[str | bytes], Awaitable[None]],
-        close_socket: Callable[[int, str], Awaitable[None]],
+        send_frame: SendFrame,
+        close_socket: CloseSocket,
     ):
         self.kernel_id = kernel.id
         self._kernel = kernel
         self._backend = backend
         self.protocol = protocol
         self.session_id = session_id
-        self._send_frame = send_frame
-        self._close_socket = close_socket
+        self._send_frame: SendFrame | None = send_frame
+        self._close_socket: CloseSocket | None = close_socket
         self._server_session = uuid.uuid4().hex
         self.channels = backend.open_channels(kernel, identity=f"lms-{uuid.uuid4().hex}".encode())
+        self.generation = kernel.generation
         self.ready = asyncio.Event()
         self._iopub_seen = asyncio.Event()
         self._nudges: dict[str, float] = {}
         self._queued: list[ClientMessage] = []
         self._tasks: list[asyncio.Task] = []
         self._nudge_task: asyncio.Task | None = None
+        self._watch_task: asyncio.Task | None = None
         self._invalid = 0
         self._closed = False
         self._counted = False
+        environment = kernel.environment
+        cap = environment.output_cap if environment.output_cap is not None else app_settings.OUTPUT_CAP
+        self._cap = OutputCap(cap)
+        self._rate = ExecuteRateLimiter(app_settings.EXECUTE_RATE, app_settings.EXECUTE_BURST)
+        # What the connection knows of the kernel from the messages it sees.
+        self._execution_state = kernel.execution_state
+        self._busy_parent: dict = {}
+        # This connection's executions that have not finished (msg_id -> header), oldest first: when the
+        # kernel dies, the oldest is the one it was running, even if its "busy" status never got out.
+        self._running: dict[str, dict] = {}
+        self._last_activity = time.monotonic()
+        self._warned: str | None = None
+        self._died_notice_for = 0
+        # While detached: where messages go instead of a socket, and when the bridge gives up waiting.
+        self._buffer: replay.ReplayBuffer | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def detached(self) -> bool:
+        return self._buffer is not None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -94,6 +145,7 @@ class KernelBridge:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
         self._start_nudging()
+        self._watch_task = loop.create_task(self._watch())
         await self._count_connection(+1)
 
     async def close(self) -> None:
@@ -102,17 +154,21 @@ class KernelBridge:
             return
         self._closed = True
         self.ready.set()
-        tasks = [*self._tasks, *([self._nudge_task] if self._nudge_task else [])]
+        replay.unregister(self)
+        if self._expiry is not None:
+            self._expiry.cancel()
+        tasks = [*self._tasks, self._nudge_task, self._watch_task]
         current = asyncio.current_task()
         for task in tasks:
-            if task is not current:
+            if task is not None and task is not current:
                 task.cancel()
         for task in tasks:
-            if task is not current:
+            if task is not None and task is not current:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self.channels.close()
         self._queued.clear()
+        self._buffer = None
         await recorder.flush(self.kernel_id)
         await self._count_connection(-1)
 
@@ -120,24 +176,71 @@ class KernelBridge:
         if self._closed:
             return
         reason = error.detail.encode("utf-8")[:120].decode("utf-8", "ignore")
-        with contextlib.suppress(Exception):
-            await self._close_socket(error.close_code, reason)
+        if self._close_socket is not None:
+            with contextlib.suppress(Exception):
+                await self._close_socket(error.close_code, reason)
         await self.close()
 
     async def _count_connection(self, delta: int) -> None:
         from ..models import Kernel
 
         try:
-            if delta > 0:
-                await Kernel.objects.filter(pk=self.kernel_id).aupdate(connections=F("connections") + 1)
+            if delta > 0 and not self._counted:
                 self._counted = True
-            elif self._counted:
+                await Kernel.objects.filter(pk=self.kernel_id).aupdate(connections=F("connections") + 1)
+            elif delta < 0 and self._counted:
                 self._counted = False
                 await Kernel.objects.filter(pk=self.kernel_id, connections__gt=0).aupdate(
                     connections=F("connections") - 1
                 )
         except Exception:
             logger.exception("Could not update the connection count of kernel %s.", self.kernel_id)
+
+    # -- detaching and adopting ----------------------------------------------------------------------------
+
+    async def detach(self) -> None:
+        """The WebSocket went away: keep listening into a replay buffer, or close if nothing is to be kept."""
+        if self._closed:
+            return
+        if not app_settings.REPLAY_BUFFER_SIZE or not app_settings.REPLAY_TIMEOUT:
+            await self.close()
+            return
+        self._send_frame = self._close_socket = None
+        self._buffer = replay.ReplayBuffer(app_settings.REPLAY_BUFFER_SIZE)
+        replay.register(self)
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(app_settings.REPLAY_TIMEOUT, self._expire)
+        await self._count_connection(-1)
+
+    def _expire(self) -> None:
+        if self.detached and not self._closed:
+            task = asyncio.get_running_loop().create_task(self.close())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    async def attach(self, *, protocol: str | None, send_frame: SendFrame, close_socket: CloseSocket) -> None:
+        """A new WebSocket adopts this detached bridge: replay what was kept, then carry on live."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        buffer, self._buffer = self._buffer, None
+        self.protocol = protocol
+        self._send_frame, self._close_socket = send_frame, close_socket
+        self._last_activity = time.monotonic()
+        await self._count_connection(+1)
+        if buffer is None:
+            return
+        if buffer.dropped:
+            text = ngettext(
+                "%(count)d earlier message was not kept while you were away.\n",
+                "%(count)d earlier messages were not kept while you were away.\n",
+                buffer.dropped,
+            ) % {"count": buffer.dropped}
+            await self._send_notice(text, "replay_truncated", dropped=buffer.dropped)
+        # Buffered messages are sent straight away; messages arriving meanwhile wait behind them, because
+        # each pump awaits its own send (and sends run in order on this task).
+        for channel, parts, header in buffer.drain():
+            await self._emit(channel, parts, header)
 
     # -- nudging -------------------------------------------------------------------------------------------
 
@@ -184,6 +287,81 @@ class KernelBridge:
         await self._send_status("dead")
         await self._close_with(error)
 
+    # -- watching the kernel -------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        interval = app_settings.WATCH_INTERVAL
+        while not self._closed:
+            await asyncio.sleep(interval)
+            try:
+                nudging = self._nudge_task is not None and not self._nudge_task.done()
+                if not nudging and not await self._backend.is_alive(self._kernel):
+                    await self._kernel_gone()
+                elif not self.detached:
+                    await self._warn_before_culling()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Watching kernel %s failed.", self.kernel_id)
+
+    async def _kernel_gone(self) -> None:
+        """The process is gone: shut down on purpose (the row is gone too), died, or replaced meanwhile.
+
+        The events of :func:`~lms_kernels.services.recover_kernel` reach every connection through the channel
+        layer; this connection applies them itself too (they are idempotent), so it also copes without a
+        layer, or detached, when no event reaches it.
+        """
+        from ..services import recover_kernel
+
+        # Until a new process has answered, client messages wait (they would reach it before this
+        # connection's iopub subscription does, and their output would be lost).
+        self.ready.clear()
+        self._iopub_seen.clear()
+        kernel, message = await recover_kernel(self.kernel_id, self.generation)
+        if kernel is None:
+            await self.on_event({"event": "shutdown"})
+            return
+        if message:
+            restarting = kernel.status != "dead"
+            await self.on_event(
+                {"event": "died", "message": message, "restarting": restarting, "generation": self.generation}
+            )
+        if kernel.status == "dead":
+            await self.on_event({"event": "dead", "reason": kernel.reason})
+        elif kernel.generation != self.generation:
+            await self.on_event({"event": "restarted", "generation": kernel.generation}, kernel=kernel)
+
+    def _idle_limits(self) -> tuple[float | None, float | None]:
+        environment = self._kernel.environment
+        idle = environment.idle_timeout or app_settings.CULL_IDLE_TIMEOUT
+        return idle, environment.max_age
+
+    async def _warn_before_culling(self) -> None:
+        warning = app_settings.CULL_WARNING
+        if not warning:
+            return
+        idle_timeout, max_age = self._idle_limits()
+        if max_age and self._warned != "max_age":
+            age = time.time() - self._kernel.created.timestamp()
+            left = max_age - age
+            if left <= warning:
+                self._warned = "max_age"
+                text = _(
+                    "This kernel reaches its maximum age in %(minutes)s minutes and will then be shut "
+                    "down; save your work.\n"
+                ) % {"minutes": max(round(left / 60, 1), 0)}
+                await self._send_notice(text, "cull_warning", reason="max_age", seconds=max(int(left), 0))
+                return
+        if idle_timeout and self._warned is None and self._execution_state != "busy":
+            left = idle_timeout - (time.monotonic() - self._last_activity)
+            if left <= warning:
+                self._warned = "idle"
+                text = _(
+                    "This kernel has been idle for a while and will be shut down in %(minutes)s minutes "
+                    "unless you run something.\n"
+                ) % {"minutes": max(round(left / 60, 1), 0)}
+                await self._send_notice(text, "cull_warning", reason="idle", seconds=max(int(left), 0))
+
     # -- kernel -> client ----------------------------------------------------------------------------------
 
     async def _pump(self, channel: str) -> None:
@@ -205,20 +383,51 @@ class KernelBridge:
         except (ValueError, KeyError, TypeError):
             logger.warning("Dropped a kernel message with an unreadable header on %s.", channel)
             return
-        state = None
+        parent = None
         if channel == "iopub":
             self._iopub_seen.set()
+            self._last_activity = time.monotonic()
+            if self._warned == "idle":
+                self._warned = None
+            state = None
             if msg_type == "status":
-                with contextlib.suppress(ValueError, AttributeError):
-                    state = json.loads(parts[3]).get("execution_state")
-            recorder.record(self.kernel_id, state)
-        if self._nudges:
-            with contextlib.suppress(ValueError, AttributeError):
-                parent_id = json.loads(parts[1]).get("msg_id")
-                if parent_id in self._nudges:
-                    if state == "idle":
-                        self._nudges.pop(parent_id, None)
+                parent = _loads(parts[1])
+                state = _loads(parts[3]).get("execution_state")
+                if parent.get("msg_id") not in self._nudges:
+                    self._execution_state = state or self._execution_state
+                    if state == "busy":
+                        self._busy_parent = parent
+                    elif state == "idle":
+                        self._cap.finished(parent.get("msg_id"))
+                        self._running.pop(parent.get("msg_id"), None)
+            elif msg_type in OUTPUT_TYPES and self._cap.limit is not None:
+                parent = _loads(parts[1])
+                verdict = self._cap.admit(parent.get("msg_id"), sum(len(part) for part in parts[3:]))
+                if verdict != "send":
+                    if verdict == "notice":
+                        await self._output_cap_notice(parent)
                     return
+            recorder.record(self.kernel_id, state)
+        elif msg_type == "execute_reply" and self._running:
+            parent = _loads(parts[1])
+            self._running.pop(parent.get("msg_id"), None)
+        if self._nudges:
+            if parent is None:
+                parent = _loads(parts[1])
+            parent_id = parent.get("msg_id")
+            if parent_id in self._nudges:
+                if msg_type == "status" and _loads(parts[3]).get("execution_state") == "idle":
+                    self._nudges.pop(parent_id, None)
+                return
+        await self._emit(channel, parts, header)
+
+    async def _emit(self, channel: str, parts: list[bytes], header: dict) -> None:
+        """Send one message to the client, or keep it for later while detached."""
+        if self._buffer is not None:
+            self._buffer.append(channel, parts, header)
+            return
+        if self._send_frame is None:
+            return
         try:
             frame = encode_message(self.protocol, channel, parts, header)
         except UnicodeDecodeError:
@@ -227,13 +436,28 @@ class KernelBridge:
         await self._send_frame(frame)
 
     async def _send_server_message(self, channel: str, msg: dict) -> None:
-        parts = pack_message(msg)
         with contextlib.suppress(Exception):
-            await self._send_frame(encode_message(self.protocol, channel, parts, msg["header"]))
+            await self._emit(channel, pack_message(msg), msg["header"])
 
     async def _send_status(self, execution_state: str) -> None:
         msg = new_message("status", {"execution_state": execution_state}, session=self._server_session)
         await self._send_server_message("iopub", msg)
+
+    async def _send_notice(self, text: str, notice: str, *, parent: dict | None = None, **details) -> None:
+        """A ``stream`` message on stderr from the service (see the module docstring)."""
+        msg = new_message(
+            "stream", {"name": "stderr", "text": text}, session=self._server_session, parent_header=parent
+        )
+        msg["metadata"] = {"lms_kernels": {"notice": notice, **details}}
+        await self._send_server_message("iopub", msg)
+
+    async def _output_cap_notice(self, parent: dict) -> None:
+        limit = self._cap.limit
+        text = _(
+            "\nOutput limit reached: this execution printed more than %(limit)s MB, so the rest of its "
+            "output is not shown. The code keeps running.\n"
+        ) % {"limit": _megabytes(limit)}
+        await self._send_notice(text, "output_cap", parent=parent, limit=limit)
 
     # -- client -> kernel ----------------------------------------------------------------------------------
 
@@ -252,6 +476,16 @@ class KernelBridge:
             message = decode_client_frame(text=text, data=data, protocol=self.protocol)
         except BadFrame as exc:
             await self._refuse(exc)
+            return
+        if message.header["msg_type"] == "execute_request" and not self._rate.allow():
+            await self._answer_error(
+                message.header,
+                message.channel,
+                "RateLimited",
+                _("Too many executions: at most %(rate)s per second. Wait a moment and run it again.")
+                % {"rate": app_settings.EXECUTE_RATE},
+                "rate_limited",
+            )
             return
         if not self.ready.is_set():
             if len(self._queued) >= MAX_QUEUED:
@@ -275,6 +509,9 @@ class KernelBridge:
             if not self._closed:
                 logger.exception("Could not send to kernel %s.", self.kernel_id)
             return
+        self._last_activity = time.monotonic()
+        if message.header["msg_type"] == "execute_request" and len(self._running) < MAX_QUEUED:
+            self._running[message.header["msg_id"]] = message.header
         recorder.record(self.kernel_id)
 
     async def _refuse(self, exc: BadFrame) -> None:
@@ -284,29 +521,27 @@ class KernelBridge:
         if self._invalid > MAX_INVALID_FRAMES:
             await self._close_with(TooManyInvalidMessages())
             return
-        header = exc.header or {}
+        text = _("Message refused: %(reason)s") % {"reason": exc.detail}
+        await self._answer_error(exc.header or {}, exc.channel, "InvalidMessage", text, "invalid_message")
+
+    async def _answer_error(
+        self, header: dict, channel: str | None, ename: str, text: str, notice: str
+    ) -> None:
         msg_type, msg_id = header.get("msg_type"), header.get("msg_id")
         parent = header if isinstance(msg_id, str) and isinstance(msg_type, str) else {}
         if parent and msg_type.endswith("_request"):
             reply = new_message(
                 msg_type[: -len("_request")] + "_reply",
-                {"status": "error", "ename": "InvalidMessage", "evalue": exc.detail, "traceback": []},
+                {"status": "error", "ename": ename, "evalue": text, "traceback": []},
                 session=self._server_session,
                 parent_header=parent,
             )
-            channel = exc.channel if exc.channel in CLIENT_CHANNELS else "shell"
-            await self._send_server_message(channel, reply)
-        notice = new_message(
-            "stream",
-            {"name": "stderr", "text": _("Message refused: %(reason)s\n") % {"reason": exc.detail}},
-            session=self._server_session,
-            parent_header=parent,
-        )
-        await self._send_server_message("iopub", notice)
+            await self._send_server_message(channel if channel in CLIENT_CHANNELS else "shell", reply)
+        await self._send_notice(text + "\n", notice, parent=parent)
 
     # -- events from the service ---------------------------------------------------------------------------
 
-    async def on_event(self, event: dict) -> None:
+    async def on_event(self, event: dict, *, kernel=None) -> None:
         kind = event.get("event")
         if self._closed:
             return
@@ -315,10 +550,75 @@ class KernelBridge:
             self._iopub_seen.clear()
             await self._send_status("restarting")
         elif kind == "restarted":
-            self._start_nudging()
-        elif kind == "shutdown":
+            if event.get("generation", self.generation + 1) <= self.generation:
+                return  # this connection already follows that kernel process
+            await self._follow_restart(kernel)
+        elif kind == "died":
+            generation = event.get("generation", self.generation)
+            if self._died_notice_for >= generation:
+                return
+            self._died_notice_for = generation
+            if event.get("restarting"):
+                self.ready.clear()
+                self._iopub_seen.clear()
+            text = event.get("message") or _("The kernel died unexpectedly.")
+            if event.get("restarting"):
+                text += " " + _(
+                    "It is being restarted: variables and imports are lost, run your cells again."
+                )
+            running = next(iter(self._running.values()), None)
+            await self._send_notice(text + "\n", "died", parent=running or self._busy_parent)
+            self._running.clear()
+            if not event.get("restarting"):
+                await self._send_status("dead")
+                await self._close_with(KernelDied(event.get("message") or None))
+        elif kind in ("shutdown", "culled"):
+            if kind == "culled":
+                await self._send_notice(event.get("message", "") + "\n", "culled", reason=event.get("reason"))
             await self._send_status("dead")
-            await self._close_with(KernelGone())
+            await self._close_with(KernelCulled(event.get("message")) if kind == "culled" else KernelGone())
         elif kind == "dead":
             await self._send_status("dead")
-            await self._close_with(KernelStartFailed(event.get("reason") or None))
+            await self._close_with(KernelDied(event.get("reason") or None))
+
+    async def _follow_restart(self, kernel=None) -> None:
+        """Carry on with the kernel's new process: reconnect if it moved, then nudge it."""
+        from ..models import Kernel
+
+        if kernel is None:
+            kernel = await Kernel.objects.select_related("environment").filter(pk=self.kernel_id).afirst()
+            if kernel is None:
+                await self.on_event({"event": "shutdown"})
+                return
+        moved = kernel.connection_info != self._kernel.connection_info
+        self._kernel, self.generation = kernel, kernel.generation
+        self._execution_state, self._busy_parent, self._warned = "starting", {}, None
+        self._running.clear()
+        self._cap = OutputCap(self._cap.limit)
+        if moved:
+            await self._reconnect()
+        self._start_nudging()
+
+    async def _reconnect(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.channels.close()
+        self.channels = self._backend.open_channels(self._kernel, identity=self.channels.identity)
+        self.channels.connect()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
+
+
+def _loads(raw: bytes) -> dict:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+#: Strong references to fire-and-forget tasks, so they are not garbage-collected half-way.
+_background: set[asyncio.Task] = set()

@@ -20,6 +20,20 @@ def non_negative_number(value: Any) -> str | None:
     return None
 
 
+def optional_positive_number(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return f"must be a positive number or None (no limit), not {value!r}."
+    return None
+
+
+def boolean(value: Any) -> str | None:
+    if not isinstance(value, bool):
+        return f"must be True or False, not {value!r}."
+    return None
+
+
 def optional_positive_int(value: Any) -> str | None:
     if value is None:
         return None

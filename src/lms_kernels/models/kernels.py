@@ -67,6 +67,12 @@ class Kernel(models.Model):
     connection_info = models.JSONField(_("connection info"), default=dict, blank=True, editable=False)
     backend_state = models.JSONField(_("backend state"), default=dict, blank=True, editable=False)
     connections = models.PositiveIntegerField(_("open connections"), default=0)
+    generation = models.PositiveIntegerField(
+        _("generation"),
+        default=1,
+        editable=False,
+        help_text=_("How many processes this kernel has had: 1, plus one per restart."),
+    )
     created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_activity = models.DateTimeField(_("last activity"), default=timezone.now)
 

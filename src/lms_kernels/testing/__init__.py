@@ -4,11 +4,19 @@
   session auth), for ``channels.testing.WebsocketCommunicator``;
 * :class:`KernelWebsocket`: a Jupyter client over a communicator (JSON or v1 protocol) that can
   ``execute()`` code and collect its outputs;
+* :func:`notice`: which service notice (output cap, culling warning, a dead kernel...) a message is;
 * :func:`shutdown_all_kernels`: stop every kernel in the database (use it in fixture teardown, so no kernel
   process outlives a test).
 """
 
-from .client import ExecutionResult, KernelWebsocket, websocket_application
+from .client import ConnectionClosed, ExecutionResult, KernelWebsocket, notice, websocket_application
 from .kernels import shutdown_all_kernels
 
-__all__ = ["ExecutionResult", "KernelWebsocket", "shutdown_all_kernels", "websocket_application"]
+__all__ = [
+    "ConnectionClosed",
+    "ExecutionResult",
+    "KernelWebsocket",
+    "notice",
+    "shutdown_all_kernels",
+    "websocket_application",
+]

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from ..connection.messages import new_message, pack_message
 from ..connection.protocol import V1_SUBPROTOCOL, encode_v1_frame
 
-__all__ = ["ConnectionClosed", "ExecutionResult", "KernelWebsocket", "websocket_application"]
+__all__ = ["ConnectionClosed", "ExecutionResult", "KernelWebsocket", "notice", "websocket_application"]
 
 
 def websocket_application():
@@ -146,6 +146,19 @@ class KernelWebsocket:
                 self.connected = False
                 return exc.code
 
+    async def receive_until(self, predicate, *, timeout: float = 30) -> tuple[dict, list[dict]]:
+        """Read until a message satisfies ``predicate``; return it and everything read before it."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching message in {timeout}s; got {[m['msg_type'] for m in seen]}")
+            message = await self.receive(remaining)
+            if predicate(message):
+                return message, seen
+            seen.append(message)
+
     async def execute(
         self, code: str, *, timeout: float = 30, stdin_reply=None, allow_stdin=False
     ) -> ExecutionResult:
@@ -201,6 +214,18 @@ class KernelWebsocket:
         await self.send(msg)
         result = await self.collect(msg["header"]["msg_id"], timeout=timeout)
         return result.reply
+
+    def execute_request(self, code: str, **content) -> dict:
+        """An ``execute_request`` message (not sent), for tests that send and collect themselves."""
+        return self.request(
+            "execute_request",
+            {"code": code, "silent": False, "store_history": False, "allow_stdin": False, **content},
+        )
+
+
+def notice(message: dict) -> str | None:
+    """The kind of a service notice (``"output_cap"``, ``"died"``, ``"cull_warning"``...), else ``None``."""
+    return (message.get("metadata") or {}).get("lms_kernels", {}).get("notice")
 
 
 class ConnectionClosed(Exception):
