@@ -10,7 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 from django.urls import path
 
-pytestmark = [pytest.mark.redis, pytest.mark.asyncio]
+# Channels consumers close stale database connections around each message, so the test needs database access.
+pytestmark = [pytest.mark.redis, pytest.mark.asyncio, pytest.mark.django_db]
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
