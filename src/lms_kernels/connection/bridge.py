@@ -223,11 +223,11 @@ class KernelBridge:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        buffer, self._buffer = self._buffer, None
         self.protocol = protocol
         self._send_frame, self._close_socket = send_frame, close_socket
         self._last_activity = time.monotonic()
         await self._count_connection(+1)
+        buffer = self._buffer
         if buffer is None:
             return
         if buffer.dropped:
@@ -236,11 +236,14 @@ class KernelBridge:
                 "%(count)d earlier messages were not kept while you were away.\n",
                 buffer.dropped,
             ) % {"count": buffer.dropped}
-            await self._send_notice(text, "replay_truncated", dropped=buffer.dropped)
-        # Buffered messages are sent straight away; messages arriving meanwhile wait behind them, because
-        # each pump awaits its own send (and sends run in order on this task).
-        for channel, parts, header in buffer.drain():
-            await self._emit(channel, parts, header)
+            msg = self._notice_message(text, "replay_truncated", dropped=buffer.dropped)
+            await self._send_now("iopub", pack_message(msg), msg["header"])
+        # Messages that arrive during the replay join the buffer behind it, so the order is kept; the
+        # buffer is let go only when it is empty, with no await in between.
+        while len(buffer):
+            for channel, parts, header in buffer.drain():
+                await self._send_now(channel, parts, header)
+        self._buffer = None
 
     # -- nudging -------------------------------------------------------------------------------------------
 
@@ -426,6 +429,9 @@ class KernelBridge:
         if self._buffer is not None:
             self._buffer.append(channel, parts, header)
             return
+        await self._send_now(channel, parts, header)
+
+    async def _send_now(self, channel: str, parts: list[bytes], header: dict) -> None:
         if self._send_frame is None:
             return
         try:
@@ -445,11 +451,14 @@ class KernelBridge:
 
     async def _send_notice(self, text: str, notice: str, *, parent: dict | None = None, **details) -> None:
         """A ``stream`` message on stderr from the service (see the module docstring)."""
+        await self._send_server_message("iopub", self._notice_message(text, notice, parent=parent, **details))
+
+    def _notice_message(self, text: str, notice: str, *, parent: dict | None = None, **details) -> dict:
         msg = new_message(
             "stream", {"name": "stderr", "text": text}, session=self._server_session, parent_header=parent
         )
         msg["metadata"] = {"lms_kernels": {"notice": notice, **details}}
-        await self._send_server_message("iopub", msg)
+        return msg
 
     async def _output_cap_notice(self, parent: dict) -> None:
         limit = self._cap.limit
