@@ -178,6 +178,28 @@ def test_self_paced_dates_count_from_each_learners_start_plus_their_shift():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("start_microseconds", [0, 1, 999_999])
+def test_self_paced_due_dates_are_exact_to_the_microsecond(start_microseconds):
+    """The elapsed time of each learner is computed in the database (natively on SQLite): a date that passed a
+    microsecond ago is overdue, one due in a microsecond is not, whatever the start's fraction of a second."""
+    course = make_course(contents=1)
+    cohort = make_cohort(course, pacing=Pacing.SELF, starts_at=NOW - 60 * DAY, schedule_every=7 * DAY)
+    now = (NOW - 3 * DAY).replace(microsecond=500_000)
+    started = (now - 7 * DAY).replace(microsecond=start_microseconds)
+    shift = timedelta(days=1, microseconds=250)
+    now = started + shift + 7 * DAY  # exactly due
+    just_passed = make_enrollment(
+        make_user(), cohort, started_at=started, date_shift=shift - timedelta(microseconds=1)
+    )
+    exactly_now = make_enrollment(make_user(), cohort, started_at=started, date_shift=shift)
+    not_yet = make_enrollment(
+        make_user(), cohort, started_at=started + timedelta(microseconds=1), date_shift=shift
+    )
+    assert sweep_enrollments(now=now).delayed == [just_passed.pk]
+    assert (status_of(exactly_now), status_of(not_yet)) == ("active", "active")
+
+
+@pytest.mark.django_db
 def test_a_sweep_can_be_limited_to_some_enrollments(fixed_run):
     cohort, _contents = fixed_run
     one, other = make_enrollment(make_user(), cohort), make_enrollment(make_user(), cohort)
