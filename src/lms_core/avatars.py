@@ -1,7 +1,8 @@
 """Identicon avatars (pydenticon): a distinct default picture for every user without a photo.
 
 :func:`identicon_png` draws one; :func:`avatar_url` is the URL other code (the REST API, templates) should hand
-out for a user's avatar, so that every page and API response points at the same cacheable image.
+out for a user's avatar, so that every page and API response points at the same cacheable image: the user's
+uploaded picture where the project has one (``LMS_CORE["PICTURE_URL"]``), their identicon otherwise.
 """
 
 import hashlib
@@ -39,13 +40,21 @@ def avatar_url(user, size: int | None = None, request=None) -> str:
     out a URL that answers 400 would only hide it). With ``request`` the URL is absolute, as REST clients on
     another origin need. The URL is stable: the same user and size always give the same URL, so browsers
     and the view's ETag keep the image cached.
+
+    Where users upload pictures, ``LMS_CORE["PICTURE_URL"]`` names a function ``(user, size) -> URL or None``
+    (``size`` may be ``None``: the default size); the URL it returns for a user object is used instead of the
+    identicon's. It is called for every user a list shows, so it should read what the user object already
+    carries (a field, or a profile selected with the user) rather than query the database.
     """
     pk = getattr(user, "pk", user)
     if pk is None:
         raise ValueError("An unsaved user has no avatar URL.")
-    url = reverse("lms_core:avatar", kwargs={"pk": pk})
-    if size is not None:
-        if isinstance(size, bool) or size not in app_settings.AVATAR_SIZES:
-            raise ValueError(f"Avatar size {size!r} is not one of LMS_CORE['AVATAR_SIZES'].")
-        url = f"{url}?size={size}"
+    if size is not None and (isinstance(size, bool) or size not in app_settings.AVATAR_SIZES):
+        raise ValueError(f"Avatar size {size!r} is not one of LMS_CORE['AVATAR_SIZES'].")
+    picture = app_settings.PICTURE_URL
+    url = picture(user, size) if picture is not None and pk is not user else None
+    if not url:
+        url = reverse("lms_core:avatar", kwargs={"pk": pk})
+        if size is not None:
+            url = f"{url}?size={size}"
     return request.build_absolute_uri(url) if request is not None else url

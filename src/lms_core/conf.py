@@ -9,6 +9,9 @@ key                      default                   meaning
 ``AVATAR_BACKGROUND``    ``"#f0f0f0"``             the identicon's background colour
 ``CLIENT_IP_HEADER``     ``None``                  ``request.META`` key with the client address set by
                                                    a trusted reverse proxy (audit log); None: REMOTE_ADDR
+``PICTURE_URL``          ``None``                  dotted path to ``f(user, size) -> str | None``: the
+                                                   URL of a user's uploaded picture, or None for the
+                                                   identicon (see :func:`lms_core.avatars.avatar_url`)
 ======================== ========================= ================================================
 
 ``DEADLINE_SWEEP_INTERVAL`` (default ``300``): seconds between two runs of the repeating deadline sweep,
@@ -40,6 +43,8 @@ DEFAULTS = {
     ],
     "AVATAR_BACKGROUND": "#f0f0f0",
     "CLIENT_IP_HEADER": None,
+    # Dotted path to f(user, size) -> URL of the user's uploaded picture, or None to use the identicon.
+    "PICTURE_URL": None,
     # Seconds between two runs of the repeating task lms_core.tasks.sweep_deadlines.
     "DEADLINE_SWEEP_INTERVAL": 300,
 }
@@ -56,6 +61,12 @@ def _sizes(value):
     if len(set(value)) != len(value):
         return f"lists a size twice: {value!r}."
     return None
+
+
+def _callable_or_none(value):
+    if value is None or callable(value):
+        return None
+    return f"must be the dotted path of a function (user, size) -> URL or None, not {value!r}."
 
 
 def _interval(value):
@@ -104,12 +115,14 @@ class _CoreSettings(AppSettings):
 app_settings = _CoreSettings(
     "LMS_CORE",
     DEFAULTS,
+    import_strings={"PICTURE_URL"},
     validators={
         "AVATAR_SIZE": int_between(16, 1024),
         "AVATAR_SIZES": _sizes,
         "AVATAR_FOREGROUND": colour_list,
         "AVATAR_BACKGROUND": css_colour,
         "CLIENT_IP_HEADER": _meta_key,
+        "PICTURE_URL": _callable_or_none,
         "DEADLINE_SWEEP_INTERVAL": _interval,
     },
 )

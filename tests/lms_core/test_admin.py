@@ -99,6 +99,37 @@ def test_every_changelist_and_add_page_renders(admin_client, data):
         assert admin_client.get(url(model, "add")).status_code == 200, model
 
 
+def filter_links(html):
+    """The ``?…`` links of a changelist's filter sidebar."""
+    sidebar = html[html.index('id="changelist-filter"') :]
+    return sorted(set(re.findall(r'href="(\?[^"]+)"', sidebar)))
+
+
+def test_every_list_filter_of_every_model_works(admin_client, data):
+    DeadlineException.objects.create(
+        enrollment=data["ada"], content=data["contents"][2], due_at=timezone.now() + timedelta(days=3)
+    )
+    HijackEvent.objects.create(action="started", hijacker=make_user("s"), hijacked=data["ada"].user)
+    data["course"].instructors.add(make_user("teacher"))
+    for model in MODELS:
+        html = admin_client.get(url(model)).content.decode()
+        links = filter_links(html)
+        assert links, model
+        for link in links:
+            response = admin_client.get(url(model) + link.replace("&amp;", "&"))
+            assert response.status_code == 200, (model, link)  # an invalid lookup redirects with ?e=1
+
+
+def test_the_enrollment_status_filter(admin_client, data):
+    record_progress(data["ada"].user, data["contents"][2], completed=True, enrollment=data["ada"])
+    html = admin_client.get(url(Enrollment), {"status__exact": "delayed"}).content.decode()
+    assert ">bob<" in html and ">ada<" not in html
+    html = admin_client.get(url(Enrollment), {"status__exact": "completed"}).content.decode()
+    assert ">ada<" in html and ">bob<" not in html
+    html = admin_client.get(url(Enrollment), {"cohort__pacing__exact": "self"}).content.decode()
+    assert "0 enrollments" in html
+
+
 def test_korean_search_finds_the_course(admin_client):
     make_course("딥러닝 입문", contents=1)
     make_course("Statistics")

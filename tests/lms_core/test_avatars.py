@@ -183,3 +183,64 @@ def test_invalid_size_lists_are_reported_once(sizes, message):
     assert [e.id for e in errors] == ["lms_core.E004"]  # not a second error for AVATAR_SIZE
     assert "AVATAR_SIZES" in errors[0].msg
     assert message in errors[0].msg
+
+
+# -- uploaded pictures (LMS_CORE["PICTURE_URL"]) ------------------------------------------------------------------
+
+
+def picture_of(user, size):
+    """A project's picture lookup: users whose name starts with "photo" uploaded one."""
+    if user.get_username().startswith("photo"):
+        return f"/media/pictures/{user.get_username()}.jpg" + (f"?w={size}" if size else "")
+    return None
+
+
+@pytest.mark.django_db
+def test_an_uploaded_picture_replaces_the_identicon_everywhere(rf, client):
+    from rest_framework.test import APIClient
+
+    from lms_core.testing.factories import make_cohort, make_enrollment
+
+    User = get_user_model()
+    photographer = User.objects.create_user("photo-kim", password="pw-photo-1")
+    plain = User.objects.create_user("plain", password="pw-plain-1")
+    with override_settings(LMS_CORE={"PICTURE_URL": f"{__name__}.picture_of"}):
+        assert avatar_url(photographer) == "/media/pictures/photo-kim.jpg"
+        assert avatar_url(photographer, size=64) == "/media/pictures/photo-kim.jpg?w=64"
+        assert avatar_url(photographer.pk) == reverse(
+            "lms_core:avatar", args=[photographer.pk]
+        )  # no user object
+        assert avatar_url(plain) == reverse("lms_core:avatar", args=[plain.pk])
+        request = rf.get("/", HTTP_HOST="localhost")
+        assert avatar_url(photographer, request=request) == "http://localhost/media/pictures/photo-kim.jpg"
+        with pytest.raises(ValueError, match="AVATAR_SIZES"):
+            avatar_url(photographer, size=65)
+
+        enrollment = make_enrollment(photographer, make_cohort())
+        api = APIClient()
+        api.force_login(photographer)
+        (row,) = api.get(reverse("lms_core:api-my-enrollment-list")).json()["results"]
+        assert row["learner"]["avatar_url"] == "http://testserver/media/pictures/photo-kim.jpg"
+        root = User.objects.create_superuser("root", password="pw-root-1234")
+        make_enrollment(plain, enrollment.cohort)
+        api.force_login(root)
+        rows = api.get(reverse("lms_core:api-cohort-learner-list", args=[enrollment.cohort_id])).json()[
+            "results"
+        ]
+        assert {r["learner"]["username"]: r["learner"]["avatar_url"] for r in rows} == {
+            "photo-kim": "http://testserver/media/pictures/photo-kim.jpg",
+            "plain": f"http://testserver{reverse('lms_core:avatar', args=[plain.pk])}",
+        }
+
+
+def test_the_picture_setting_is_checked():
+    with override_settings(LMS_CORE={"PICTURE_URL": "no.such.module.picture"}):
+        (error,) = settings_check()
+    assert error.id == "lms_core.E003"
+    assert "PICTURE_URL" in error.msg
+    with override_settings(LMS_CORE={"PICTURE_URL": "lms_core.conf.DEFAULTS"}):
+        (error,) = settings_check()
+    assert error.id == "lms_core.E004"
+    assert "dotted path of a function" in error.msg
+    with override_settings(LMS_CORE={"PICTURE_URL": f"{__name__}.picture_of"}):
+        assert settings_check() == []

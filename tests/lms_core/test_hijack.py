@@ -240,6 +240,22 @@ def test_an_impersonating_session_sees_the_banner_with_a_release_form(client, le
     assert_banner(client.get("/admin/login/"), "learner")
 
 
+def test_every_page_the_learner_sees_through_lms_core_shows_the_banner(client, learner, impersonator):
+    """lms_core's own HTML pages (the browsable API, its error pages) carry the banner while impersonating; the
+    avatar image (not HTML) does not get one."""
+    client.force_login(impersonator)
+    acquire(client, learner)
+    for url in ("/core/api/", "/core/api/me/enrollments/", "/core/api/me/enrollments/999999/"):
+        response = client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code in (200, 404), url
+        html = response.content.decode()
+        assert 'id="djhj"' in html, url
+        assert html.index('id="djhj"') < html.rindex("</body>"), url
+    avatar = client.get(f"/core/avatars/{learner.pk}.png")
+    assert avatar["Content-Type"] == "image/png"
+    assert b"djhj" not in avatar.content
+
+
 def test_the_example_site_home_page_shows_the_banner(client, learner, impersonator):
     try:
         home = reverse("home")

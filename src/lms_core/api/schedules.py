@@ -3,7 +3,7 @@
 The rule is :func:`lms_core.deadlines.due_dates`'s, applied to prefetched or annotated rows: a scheduled content
 is due at the learner's deadline exception if staff granted one, else at the item's fixed date, else at the
 learner's start plus their own shift plus the item's offset. A content with no schedule item in the cohort has no
-due date (an exception alone does not schedule it, as in the sweep). ``tests/lms_core/test_api_schedule.py``
+due date (an exception alone does not schedule it, as in the sweep). ``tests/lms_core/test_api_learner.py``
 checks these agree with :func:`lms_core.deadlines.due_dates` and :func:`lms_core.services.next_due`.
 """
 

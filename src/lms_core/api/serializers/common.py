@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
 from rest_framework import serializers
 
+from ... import avatars
 from ...models import Cohort, Course, LearningContent
 from ..schema import extend_schema_field
 
@@ -20,9 +20,8 @@ __all__ = [
 
 
 def avatar_url(user, request=None) -> str:
-    """The absolute URL of ``user``'s avatar (``lms_core:avatar``), relative when there is no request."""
-    path = reverse("lms_core:avatar", kwargs={"pk": user.pk})
-    return request.build_absolute_uri(path) if request is not None else path
+    """The absolute URL of ``user``'s avatar (:func:`lms_core.avatars.avatar_url`), relative without a request."""
+    return avatars.avatar_url(user, request=request)
 
 
 def display_name(user) -> str:
@@ -35,7 +34,9 @@ class UserSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField(source="pk", read_only=True)
     username = serializers.CharField(source="get_username", read_only=True)
     name = serializers.SerializerMethodField(help_text="Full name, or the username when there is none.")
-    avatar_url = serializers.SerializerMethodField(help_text="Absolute URL of the user's avatar (PNG).")
+    avatar_url = serializers.SerializerMethodField(
+        help_text="Absolute URL of the user's picture, or of their identicon (PNG)."
+    )
 
     def get_name(self, user) -> str:
         return display_name(user)
