@@ -346,6 +346,46 @@ def test_adding_a_self_paced_cohort_with_a_fixed_date_item_is_refused_whole(admi
     assert not Cohort.objects.filter(name="Spring").exists()
 
 
+def test_a_cohort_ending_before_it_starts_is_refused(admin_client):
+    course = make_course(contents=1)
+    response = admin_client.post(
+        url(Cohort, "add"),
+        {
+            "course": course.pk,
+            "name": "Backwards",
+            "slug": "",
+            "starts_at_0": "2030-06-01",
+            "starts_at_1": "09:00:00",
+            "ends_at_0": "2030-03-01",
+            "ends_at_1": "09:00:00",
+            "pacing": Pacing.INSTRUCTOR,
+            **inline_management("schedule", total=0),
+        },
+    )
+    assert response.status_code == 200
+    assert "A cohort cannot end before it starts." in response.content.decode()
+    assert not Cohort.objects.exists()
+
+
+def test_a_fixed_due_date_before_the_cohort_starts_is_refused(admin_client):
+    cohort = make_cohort(make_course(contents=1), starts_at=timezone.now(), schedule_every=None)
+    content = cohort.course.contents.get()
+    before = (cohort.starts_at - timedelta(days=2)).strftime("%Y-%m-%d")
+    response = admin_client.post(
+        url(ScheduleItem, "add"),
+        {
+            "cohort": cohort.pk,
+            "content": content.pk,
+            "due_at_0": before,
+            "due_at_1": "09:00:00",
+            "due_offset": "",
+        },
+    )
+    assert response.status_code == 200
+    assert "The due date is before the cohort starts." in response.content.decode()
+    assert not ScheduleItem.objects.exists()
+
+
 def test_adding_a_cohort_with_its_schedule(admin_client):
     course = make_course(contents=1)
     content = course.contents.get()
