@@ -14,10 +14,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from groundup_site.routing import websocket_urlpatterns  # noqa: E402
+from lms_kernels.security import KernelOriginValidator  # noqa: E402
 
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -29,6 +29,8 @@ else:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The Origin check of Channels' AllowedHostsOriginValidator, letting through Jupyter clients that are
+        # not browsers (no Origin, an API token): see lms_kernels.security.
+        "websocket": KernelOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -51,8 +51,11 @@ class ActivityRecorder:
             kernel.execution_state = state
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(app_settings.ACTIVITY_SAVE_INTERVAL)
-        await self.flush()
+        # What is recorded while a save is under way is saved by the next round, not left waiting for a
+        # message that may never come (a kernel that went busy and then silent must be saved as busy).
+        while self._pending:
+            await asyncio.sleep(app_settings.ACTIVITY_SAVE_INTERVAL)
+            await self.flush()
 
     async def flush(self, kernel_id: uuid.UUID | None = None) -> None:
         if kernel_id is None:

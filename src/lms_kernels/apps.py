@@ -10,7 +10,14 @@ class LmsKernelsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import pre_delete
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .models import Kernel
+
+        pre_delete.connect(
+            _stop_deleted_kernel, sender=Kernel, dispatch_uid="lms_kernels.stop_deleted_kernel"
+        )
 
         if apps.is_installed("background_task"):
             post_migrate.connect(_schedule_culling, sender=self, dispatch_uid="lms_kernels.schedule_culling")
@@ -26,3 +33,21 @@ def _schedule_culling(sender, *, using="default", **kwargs):
 
     with contextlib.suppress(DatabaseError):  # background_task's tables are not there (yet)
         schedule_culling()
+
+
+def _stop_deleted_kernel(sender, instance, **kwargs):
+    """A kernel row deleted other than by the service (its owner's account was deleted, say): stop its
+    process too, so it does not run on unaccounted for."""
+    from asgiref.sync import async_to_sync
+
+    from .backends import get_backend
+    from .exceptions import InvalidBackendError
+    from .models import KernelStatus
+
+    if instance.status == KernelStatus.TERMINATING:  # the service is shutting it down itself
+        return
+    try:
+        backend = get_backend(instance.backend)
+    except InvalidBackendError:
+        return
+    async_to_sync(backend.shutdown)(instance)

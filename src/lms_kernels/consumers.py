@@ -2,7 +2,8 @@
 
 Refusals are reported with a close code (see :mod:`lms_kernels.exceptions`): the socket is accepted only
 to deliver the code and its reason, and nothing else is sent. Origin is checked by the project's
-``AllowedHostsOriginValidator`` before this consumer runs.
+``AllowedHostsOriginValidator`` (or :class:`~lms_kernels.security.KernelOriginValidator`) before this
+consumer runs.
 """
 
 from __future__ import annotations
@@ -76,14 +77,19 @@ class KernelChannelsConsumer(AsyncWebsocketConsumer):
                 protocol=protocol, send_frame=self._send_frame, close_socket=self._close_socket
             )
             return
-        self.bridge = KernelBridge(
-            kernel=kernel,
-            backend=backend,
-            protocol=protocol,
-            session_id=session_id,
-            send_frame=self._send_frame,
-            close_socket=self._close_socket,
-        )
+        try:
+            self.bridge = KernelBridge(
+                kernel=kernel,
+                backend=backend,
+                protocol=protocol,
+                session_id=session_id,
+                send_frame=self._send_frame,
+                close_socket=self._close_socket,
+            )
+        except KernelServiceError as exc:  # e.g. the backend cannot reach the kernel from this worker
+            reason = exc.detail.encode("utf-8")[:120].decode("utf-8", "ignore")
+            await self.close(code=exc.close_code, reason=reason)
+            return
         try:
             await self.bridge.open()
         except Exception:

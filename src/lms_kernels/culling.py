@@ -5,6 +5,8 @@ A kernel is culled when
 * it is **idle**: not ``busy`` and no activity (a message either way) for its environment's ``idle_timeout``
   (or ``LMS_KERNELS["CULL_IDLE_TIMEOUT"]``) — a kernel training silently for hours is busy, not idle;
 * it is **too old**: older than its environment's ``max_age``, busy or not;
+* it is **idle although it looks busy**: it looked busy when last seen, has been silent for the idle timeout,
+  and answers a probe on its shell channel (so it finished while nobody was connected to see it);
 * it is **lost**: it looks busy but has been silent for the idle timeout and its process is gone.
 
 Connected clients are warned ``CULL_WARNING`` seconds before idle culling and told when it happens (see
@@ -33,7 +35,7 @@ from .conf import app_settings
 from .exceptions import InvalidBackendError
 from .models import ExecutionState, Kernel, KernelEnvironment, KernelStatus
 
-__all__ = ["CulledKernel", "acull_kernels", "cull_kernels"]
+__all__ = ["CulledKernel", "acull_kernels", "cull_kernels", "idle_timeout"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +48,17 @@ class CulledKernel:
     reason: str  # "idle", "max_age" or "lost"
 
 
+def idle_timeout(environment: KernelEnvironment) -> float | None:
+    """The environment's own timeout (``0``: never cull for idleness), else the setting's."""
+    if environment.idle_timeout is not None:
+        return environment.idle_timeout or None
+    return app_settings.CULL_IDLE_TIMEOUT
+
+
 def _candidates(now: datetime) -> list[tuple[Kernel, str]]:
     condition = Q()
     for environment in KernelEnvironment.objects.only("pk", "idle_timeout", "max_age"):
-        idle = environment.idle_timeout or app_settings.CULL_IDLE_TIMEOUT
+        idle = idle_timeout(environment)
         own = Q()
         if idle:
             own |= Q(last_activity__lt=now - timedelta(seconds=idle))
@@ -68,7 +77,7 @@ def _candidates(now: datetime) -> list[tuple[Kernel, str]]:
         elif kernel.execution_state != ExecutionState.BUSY or kernel.status == KernelStatus.DEAD:
             found.append((kernel, "idle"))
         else:
-            found.append((kernel, "lost"))  # only if its process is gone: checked by the caller
+            found.append((kernel, "busy"))  # idle or lost unless it really is busy: checked by the caller
     return found
 
 
@@ -79,17 +88,25 @@ def _message(kernel: Kernel, reason: str) -> str:
         }
     if reason == "lost":
         return _("The kernel was shut down because its process was gone.")
-    idle = kernel.environment.idle_timeout or app_settings.CULL_IDLE_TIMEOUT
+    idle = idle_timeout(kernel.environment) or 0
     return _("The kernel was shut down after %(minutes)d minutes without activity.") % {
         "minutes": int(idle // 60)
     }
 
 
-async def _is_lost(kernel: Kernel) -> bool:
+async def _really(kernel: Kernel) -> str | None:
+    """For a kernel that looks busy: ``"lost"`` (no process), ``"idle"`` (it answers), or ``None`` (busy)."""
     try:
-        return not await get_backend(kernel.backend).is_alive(kernel)
+        backend = get_backend(kernel.backend)
     except InvalidBackendError:
-        return True
+        return "lost"
+    try:
+        if not await backend.is_alive(kernel):
+            return "lost"
+        return "idle" if await backend.is_idle(kernel) else None
+    except Exception:
+        logger.exception("Could not probe kernel %s; it is not culled.", kernel.id)
+        return None
 
 
 async def acull_kernels(now: datetime | None = None) -> list[CulledKernel]:
@@ -99,8 +116,10 @@ async def acull_kernels(now: datetime | None = None) -> list[CulledKernel]:
     now = now or timezone.now()
     culled = []
     for kernel, reason in await sync_to_async(_candidates)(now):
-        if reason == "lost" and not await _is_lost(kernel):
-            continue
+        if reason == "busy":
+            reason = await _really(kernel)
+            if reason is None:
+                continue
         # Claim it, unless it was active, restarted or shut down since it was read.
         claimed = await Kernel.objects.filter(
             pk=kernel.pk, status=kernel.status, last_activity=kernel.last_activity
@@ -110,7 +129,7 @@ async def acull_kernels(now: datetime | None = None) -> list[CulledKernel]:
         entry = CulledKernel(str(kernel.pk), kernel.owner_id, kernel.name, reason)
         message = _message(kernel, reason)
         logger.info("Culling kernel %s of user %s (%s).", kernel.id, kernel.owner_id, reason)
-        await sync_to_async(signals.kernel_culled.send)(sender=Kernel, kernel=kernel, reason=reason)
+        await signals.send_robust(signals.kernel_culled, sender=Kernel, kernel=kernel, reason=reason)
         await events.notify(kernel.id, "culled", reason=reason, message=message)
         try:
             await shutdown_kernel(kernel)

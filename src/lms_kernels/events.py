@@ -1,8 +1,9 @@
 """Events to a kernel's WebSocket connections in every worker, over the channel layer.
 
 Each connection joins its kernel's group (:func:`group_name`); the service sends ``restarting``,
-``restarted``, ``shutdown`` and ``dead`` to it, and each connection tells its client (a ``status`` message,
-a close code). With the in-memory layer this reaches one process; with Redis, all of them.
+``restarted`` (with the new ``generation``), ``died`` (with a ``message``, and whether it is ``restarting``),
+``culled`` (with the ``reason`` and a ``message``), ``shutdown`` and ``dead`` to it, and each connection tells
+its client (a ``status`` message, a notice, a close code). With the in-memory layer this reaches one process; with Redis, all of them.
 """
 
 from __future__ import annotations

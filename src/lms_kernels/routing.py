@@ -1,6 +1,9 @@
 """WebSocket routes. Include them in the project's ASGI application, wrapped as Channels recommends::
 
-    AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(lms_kernels.routing.websocket_urlpatterns)))
+    KernelOriginValidator(AuthMiddlewareStack(URLRouter(lms_kernels.routing.websocket_urlpatterns)))
+
+:class:`~lms_kernels.security.KernelOriginValidator` is Channels' ``AllowedHostsOriginValidator`` except that
+it lets Jupyter clients that are not browsers (no ``Origin``, an API token) through.
 
 The route lives under ``LMS_KERNELS["URL_PREFIX"]``, which must be where the project includes
 ``lms_kernels.urls`` (``lms_kernels.W102`` checks it).

@@ -36,6 +36,7 @@ from .exceptions import (
 from .models import ExecutionState, Kernel, KernelEnvironment, KernelSession, KernelStatus
 
 __all__ = [
+    "check_session_field",
     "create_session",
     "delete_session",
     "ensure_alive",
@@ -162,7 +163,7 @@ async def start_kernel(user, name: str | None) -> Kernel:
     kernel.backend_state = started.state
     kernel.status = KernelStatus.RUNNING
     await kernel.asave(update_fields=["connection_info", "backend_state", "status"])
-    await sync_to_async(signals.kernel_started.send)(sender=Kernel, kernel=kernel)
+    await signals.send_robust(signals.kernel_started, sender=Kernel, kernel=kernel)
     return kernel
 
 
@@ -233,7 +234,7 @@ async def _replace_process(kernel: Kernel) -> Kernel:
         ]
     )
     await events.notify(kernel.id, "restarted", generation=kernel.generation)
-    await sync_to_async(signals.kernel_restarted.send)(sender=Kernel, kernel=kernel)
+    await signals.send_robust(signals.kernel_restarted, sender=Kernel, kernel=kernel)
     return kernel
 
 
@@ -275,7 +276,7 @@ async def recover_kernel(kernel_id, generation: int) -> tuple[Kernel | None, str
     else:
         message = _("The kernel died unexpectedly.")
     logger.warning("Kernel %s died: %s", kernel.id, message)
-    await sync_to_async(signals.kernel_died.send)(sender=Kernel, kernel=kernel, reason=message)
+    await signals.send_robust(signals.kernel_died, sender=Kernel, kernel=kernel, reason=message)
     if not app_settings.AUTO_RESTART:
         await backend.shutdown(kernel, restart=True)  # free what the dead process held (ports, a GPU...)
         kernel.status = KernelStatus.DEAD
@@ -307,7 +308,7 @@ async def shutdown_kernel(kernel: Kernel) -> None:
         kernel.reason = _("The kernel could not be shut down cleanly; try again.")
         await kernel.asave(update_fields=["status", "execution_state", "reason"])
         raise BackendUnavailable(kernel.reason) from exc
-    await sync_to_async(signals.kernel_shutdown.send)(sender=Kernel, kernel=kernel)
+    await signals.send_robust(signals.kernel_shutdown, sender=Kernel, kernel=kernel)
     await kernel.adelete()
 
 
@@ -372,11 +373,22 @@ async def create_session(user, *, path: str, name: str, type: str, kernel_id=Non
     return session, True
 
 
+def check_session_field(field: str, value) -> None:
+    """:class:`BadRequest` unless ``value`` fits the session's ``field`` (``path``, ``name`` or ``type``)."""
+    if not isinstance(value, str):
+        raise BadRequest(_("'%(field)s' must be a string.") % {"field": field})
+    limit = KernelSession._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise BadRequest(
+            _("'%(field)s' is too long: at most %(limit)d characters.") % {"field": field, "limit": limit}
+        )
+
+
 async def update_session(user, session: KernelSession, changes: dict) -> KernelSession:
     """Jupyter's ``PATCH``: rename (path, name, type) or switch the kernel (by id, or a new one by name)."""
     for field in ("path", "name", "type"):
-        if field in changes and not isinstance(changes[field], str):
-            raise BadRequest(_("'%(field)s' must be a string.") % {"field": field})
+        if field in changes:
+            check_session_field(field, changes[field])
     kernel_change = changes.get("kernel")
     if kernel_change is not None and not isinstance(kernel_change, dict):
         raise BadRequest(_("'kernel' must be an object."))

@@ -72,7 +72,10 @@ async def test_a_busy_kernel_is_not_idle_but_is_culled_at_its_maximum_age(kernel
         await ws.receive_until(
             lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "busy"
         )
-        await asyncio.sleep(0.2)  # the busy state is saved
+        for _ in range(100):  # the busy state is saved (at once in these tests, on another task)
+            if (await Kernel.objects.aget(pk=kernel["id"])).execution_state == "busy":
+                break
+            await asyncio.sleep(0.1)
         assert (await Kernel.objects.aget(pk=kernel["id"])).execution_state == "busy"
         assert await acull_kernels(later(600)) == []  # silent for 10 minutes, but busy (training)
         await KernelEnvironment.objects.filter(pk=python3.pk).aupdate(max_age=300)
@@ -168,3 +171,57 @@ def test_the_command_culls_and_reports(kernels, user):
     call_command("lms_kernels_cull", stdout=out)
     assert f"culled {kernel.pk} (python3, user {user.pk}): idle" in out.getvalue()
     assert "1 kernel(s) culled" in out.getvalue()
+
+
+@pytest.mark.asyncio
+async def test_a_kernel_that_finished_unseen_is_probed_and_culled_as_idle(kernels, user, settings):
+    """It looked busy when its last connection went away; the culler asks the kernel itself."""
+    settings.LMS_KERNELS = {**settings.LMS_KERNELS, "CULL_IDLE_TIMEOUT": 10, "REPLAY_BUFFER_SIZE": 0}
+    client = await logged_in_client(user)
+    kernel = await start_kernel(client)
+    async with kernel_socket(client, kernel["id"]) as ws:
+        await ws.execute("1")
+    await Kernel.objects.filter(pk=kernel["id"]).aupdate(execution_state="busy")
+    assert [c.reason for c in await acull_kernels(later(11))] == ["idle"]
+
+
+@pytest.mark.asyncio
+async def test_an_environment_may_switch_idle_culling_off(kernels, user, settings, python3):
+    settings.LMS_KERNELS = {**settings.LMS_KERNELS, "CULL_IDLE_TIMEOUT": 10}
+    await KernelEnvironment.objects.filter(pk=python3.pk).aupdate(idle_timeout=0)
+    client = await logged_in_client(user)
+    await start_kernel(client)
+    assert await acull_kernels(later(10**6)) == []
+
+
+@pytest.mark.asyncio
+async def test_a_failing_receiver_does_not_stop_culling(kernels, user, settings, caplog):
+    settings.LMS_KERNELS = {**settings.LMS_KERNELS, "CULL_IDLE_TIMEOUT": 10}
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    signals.kernel_culled.connect(broken)
+    signals.kernel_started.connect(broken)
+    try:
+        client = await logged_in_client(user)
+        kernel = await start_kernel(client)  # 201 although a receiver of kernel_started failed
+        assert [c.reason for c in await acull_kernels(later(11))] == ["idle"]
+    finally:
+        signals.kernel_culled.disconnect(broken)
+        signals.kernel_started.disconnect(broken)
+    assert not await Kernel.objects.filter(pk=kernel["id"]).aexists()
+    assert "receiver bug" in caplog.text
+
+
+def test_deleting_a_learner_stops_their_kernels(kernels, user):
+    import psutil
+
+    from lms_kernels.services import start_kernel as start
+
+    kernel = async_to_sync(start)(user, "python3")
+    pid = kernel.backend_state["pid"]
+    user.delete()
+    assert not Kernel.objects.exists()
+    process = psutil.Process(pid) if psutil.pid_exists(pid) else None
+    assert process is None or process.status() == psutil.STATUS_ZOMBIE

@@ -131,3 +131,15 @@ async def test_a_recycled_pid_is_never_signalled(tmp_path):
     await backend.interrupt(kernel)  # would be SIGINT to this test process if the pid were trusted
     await backend.shutdown(kernel)
     assert me.is_running()
+
+
+async def test_a_kernel_of_another_host_is_neither_alive_nor_dead_here(kernel_settings):
+    """This worker cannot tell: it says so, instead of taking the kernel for dead and starting another."""
+    from lms_kernels.exceptions import BackendUnavailable
+
+    backend = get_backend("local")
+    elsewhere = fake_kernel(backend_state={"pid": os.getpid(), "create_time": 0, "host": "another-host"})
+    with pytest.raises(BackendUnavailable):
+        await backend.is_alive(elsewhere)
+    with pytest.raises(BackendUnavailable):
+        backend.get_connection_info(elsewhere)

@@ -133,3 +133,28 @@ async def _gone(pid):
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+async def test_a_clients_shutdown_request_goes_to_the_service(kernels, user):
+    """Restart and shutdown asked over the control channel, as some clients do, are the service's to do:
+    the kernel is not taken for dead, and a shut down kernel is gone for good."""
+    client = await logged_in_client(user)
+    kernel = await start_kernel(client)
+    async with kernel_socket(client, kernel["id"]) as ws:
+        await ws.execute("z = 1")
+        await ws.send(ws.request("shutdown_request", {"restart": True}, channel="control"))
+        reply, seen = await ws.receive_until(lambda m: m["msg_type"] == "shutdown_reply")
+        assert reply["content"] == {"status": "ok", "restart": True}
+        _restarting, more = await ws.receive_until(
+            lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "restarting"
+        )
+        assert (await ws.execute("z", timeout=60)).reply["content"]["ename"] == "NameError"
+        assert not [m for m in seen + more if notice(m) == "died"]
+        assert (await Kernel.objects.aget(pk=kernel["id"])).generation == 2  # one restart, by the service
+        await ws.send(ws.request("shutdown_request", {"restart": False}, channel="control"))
+        assert await ws.receive_close() == 4410
+
+    async def deleted():
+        return not await Kernel.objects.filter(pk=kernel["id"]).aexists()
+
+    await wait_for(deleted)

@@ -218,12 +218,38 @@ async def test_a_kernel_that_cannot_launch_is_a_503_and_leaves_no_row(user, pyth
         (b'{"path": 1, "type": "notebook"}', "'path' must be a string."),
         (b'{"path": "a", "type": "notebook", "kernel": "python3"}', "'kernel' must be an object."),
         (b'{"path": "a", "type": "notebook", "kernel": {"id": "nope"}}', "No such kernel: nope"),
+        (
+            ('{"path": "%s", "type": "notebook"}' % ("p" * 513)).encode(),
+            "'path' is too long: at most 512 characters.",
+        ),
+        (
+            ('{"path": "a", "name": "%s", "type": "notebook"}' % ("n" * 256)).encode(),
+            "'name' is too long: at most 255 characters.",
+        ),
+        (('{"path": "a", "type": "%s"}' % ("t" * 65)).encode(), "'type' is too long: at most 64 characters."),
     ],
 )
 async def test_bad_session_requests(user, python3, body, message):
     client = await logged_in_client(user)
     response = await client.post(f"{PREFIX}/sessions", body, content_type="application/json")
     assert response.status_code == 400 and response.json()["message"] == message
+    assert not await Kernel.objects.aexists()  # refused before any kernel was started
+
+
+async def test_patching_a_session_checks_lengths(user, python3):
+    from lms_kernels.models import KernelSession
+
+    kernel = await a_kernel_row(user, python3)
+    session = await KernelSession.objects.acreate(owner=user, kernel=kernel, path="lesson-1", type="notebook")
+    client = await logged_in_client(user)
+    for field, limit in (("path", 512), ("name", 255), ("type", 64)):
+        response = await client.patch(
+            f"{PREFIX}/sessions/{session.id}", {field: "x" * (limit + 1)}, content_type="application/json"
+        )
+        assert response.status_code == 400, field
+        assert response.json()["message"] == f"'{field}' is too long: at most {limit} characters."
+    await session.arefresh_from_db()
+    assert session.path == "lesson-1"
 
 
 async def test_another_users_session_is_not_found(user, other_user, python3):

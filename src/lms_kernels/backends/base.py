@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..connection.zmq_channels import ZmqKernelChannels, control_request
+from ..connection.zmq_channels import ZmqKernelChannels, control_request, kernel_request
 
 if TYPE_CHECKING:
     from ..models import Kernel, KernelEnvironment
@@ -107,6 +107,18 @@ class KernelBackend(abc.ABC):
         await self.shutdown(kernel, restart=True)
         return await self.start(kernel, environment)
 
+    async def is_idle(self, kernel: Kernel, *, timeout: float = 2.0) -> bool | None:
+        """Whether the kernel is idle right now, asked of the kernel itself (``None``: cannot tell).
+
+        The culler asks this of a kernel that looks busy but has been silent for long, since nobody may
+        have been connected to see it finish. The default sends ``kernel_info_request`` on shell: a kernel
+        answers it only when it is not running code.
+        """
+        reply = await kernel_request(
+            self.get_connection_info(kernel), "shell", "kernel_info_request", timeout=timeout
+        )
+        return reply is not None
+
     async def interrupt(self, kernel: Kernel) -> None:
         """Interrupt the running execution. The default sends ``interrupt_request`` on control."""
         await control_request(self.get_connection_info(kernel), "interrupt_request", timeout=2.0)
@@ -122,4 +134,5 @@ class KernelBackend(abc.ABC):
         return ZmqKernelChannels(self.get_connection_info(kernel), identity)
 
     async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing process-wide
-        """Release process-wide resources (clients, pools) when the backend is discarded."""
+        """Release process-wide resources (clients, pools). The service never discards a backend instance
+        by itself; call this when you do (e.g. in a test that builds its own)."""

@@ -220,7 +220,11 @@ class LocalBackend(KernelBackend):
             await asyncio.to_thread(self._remove_files, state)
 
     async def is_alive(self, kernel: Kernel) -> bool:
-        return self._process(kernel.backend_state or {}) is not None
+        state = kernel.backend_state or {}
+        if state.get("host") not in (None, socket.gethostname()):
+            # It may well be alive, on its own host; this worker cannot tell, nor reach it.
+            raise BackendUnavailable(_("This kernel runs on another host than this server."))
+        return self._process(state) is not None
 
     async def exit_reason(self, kernel: Kernel) -> str | None:
         """Known in the process that launched the kernel (its parent), from the exit status."""

@@ -23,7 +23,7 @@ Life of a connection:
 
 Server notices (output cap, culling, a dead kernel) are ``stream`` messages on stderr, so every Jupyter
 client shows them; their ``metadata["lms_kernels"]`` says what they are (``{"notice": "output_cap"}``,
-``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``) for clients that
+``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``, ``"invalid_message"``) for clients that
 want to show more.
 """
 
@@ -226,6 +226,7 @@ class KernelBridge:
         self.protocol = protocol
         self._send_frame, self._close_socket = send_frame, close_socket
         self._last_activity = time.monotonic()
+        recorder.record(self.kernel_id)  # coming back counts as activity, for the culler too
         await self._count_connection(+1)
         buffer = self._buffer
         if buffer is None:
@@ -335,9 +336,10 @@ class KernelBridge:
             await self.on_event({"event": "restarted", "generation": kernel.generation}, kernel=kernel)
 
     def _idle_limits(self) -> tuple[float | None, float | None]:
+        from ..culling import idle_timeout
+
         environment = self._kernel.environment
-        idle = environment.idle_timeout or app_settings.CULL_IDLE_TIMEOUT
-        return idle, environment.max_age
+        return idle_timeout(environment), environment.max_age
 
     async def _warn_before_culling(self) -> None:
         warning = app_settings.CULL_WARNING
@@ -396,7 +398,9 @@ class KernelBridge:
             if msg_type == "status":
                 parent = _loads(parts[1])
                 state = _loads(parts[3]).get("execution_state")
-                if parent.get("msg_id") not in self._nudges:
+                if parent.get("msg_id") in self._nudges:
+                    state = None  # the state of answering our own nudge on control, not of the kernel's work
+                else:
                     self._execution_state = state or self._execution_state
                     if state == "busy":
                         self._busy_parent = parent
@@ -496,6 +500,9 @@ class KernelBridge:
                 "rate_limited",
             )
             return
+        if message.header["msg_type"] == "shutdown_request" and message.channel == "control":
+            await self._shutdown_requested(message)
+            return
         if not self.ready.is_set():
             if len(self._queued) >= MAX_QUEUED:
                 await self._refuse(BadFrame(_("The kernel is not ready yet."), header=message.header))
@@ -503,6 +510,32 @@ class KernelBridge:
             self._queued.append(message)
             return
         await self._to_kernel(message)
+
+    async def _shutdown_requested(self, message: ClientMessage) -> None:
+        """A client's ``shutdown_request`` goes to the service, not the kernel: a kernel that exited by
+        itself would be taken for dead (and restarted), and the service must free what the kernel held."""
+        from ..services import restart_kernel, shutdown_kernel
+
+        content = _loads(message.parts[3])
+        restart = content.get("restart") is True
+        reply = new_message(
+            "shutdown_reply",
+            {"status": "ok", "restart": restart},
+            session=self._server_session,
+            parent_header=message.header,
+        )
+        await self._send_server_message("control", reply)
+        kernel = self._kernel
+
+        async def act():
+            try:
+                await (restart_kernel(kernel) if restart else shutdown_kernel(kernel))
+            except Exception:
+                logger.exception("A client's shutdown_request on kernel %s failed.", kernel.id)
+
+        task = asyncio.get_running_loop().create_task(act())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     async def _to_kernel(self, message: ClientMessage) -> None:
         try:

@@ -18,7 +18,7 @@ import zmq.asyncio
 
 from .messages import DELIMITER, Signer, new_message, pack_message
 
-__all__ = ["CHANNELS", "ZmqKernelChannels", "control_request"]
+__all__ = ["CHANNELS", "ZmqKernelChannels", "control_request", "kernel_request"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,17 +113,33 @@ async def control_request(
     Used by backends for ``shutdown_request`` and ``interrupt_request``; it needs nothing but the stored
     connection info, so any worker can do it.
     """
+    return await kernel_request(connection_info, "control", msg_type, content, timeout=timeout)
+
+
+async def kernel_request(
+    connection_info: Mapping,
+    channel: str,
+    msg_type: str,
+    content: dict | None = None,
+    *,
+    timeout: float = 2.0,
+) -> dict | None:
+    """Send one request on ``channel`` (``shell`` or ``control``) and wait for its reply's content.
+
+    ``None`` on timeout. On ``shell`` the reply only comes once the kernel has finished what it is running,
+    which makes ``kernel_info_request`` there a probe of whether the kernel is idle.
+    """
     import json
     import uuid
 
-    channels = ZmqKernelChannels(connection_info, identity=f"lms-control-{uuid.uuid4().hex}".encode())
-    channels.connect(("control",))
+    channels = ZmqKernelChannels(connection_info, identity=f"lms-probe-{uuid.uuid4().hex}".encode())
+    channels.connect((channel,))
     try:
         msg = new_message(msg_type, content, session=uuid.uuid4().hex)
-        channels.send("control", pack_message(msg))
+        channels.send(channel, pack_message(msg))
         async with asyncio.timeout(timeout):
             while True:
-                parts = await channels.recv("control")
+                parts = await channels.recv(channel)
                 parent = json.loads(parts[1])
                 if parent.get("msg_id") == msg["msg_id"]:
                     return json.loads(parts[3])

@@ -59,7 +59,10 @@ class KernelEnvironment(models.Model):
         _("idle timeout"),
         null=True,
         blank=True,
-        help_text=_("Seconds without activity before a kernel is shut down; blank for the default."),
+        help_text=_(
+            "Seconds without activity before a kernel that is not busy is shut down; 0 for never, blank for "
+            "the default (LMS_KERNELS['CULL_IDLE_TIMEOUT'])."
+        ),
     )
     max_age = models.PositiveIntegerField(
         _("maximum age"),

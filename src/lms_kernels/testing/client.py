@@ -16,14 +16,14 @@ __all__ = ["ConnectionClosed", "ExecutionResult", "KernelWebsocket", "notice", "
 
 
 def websocket_application():
-    """The app's WebSocket routes wrapped as a project wraps them (Origin check, session users)."""
+    """The app's WebSocket routes wrapped as a project wraps them (the Origin check, session users)."""
     from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
 
     from ..routing import websocket_urlpatterns
+    from ..security import KernelOriginValidator
 
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    return KernelOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 
 def _decode_v1(data: bytes) -> dict:

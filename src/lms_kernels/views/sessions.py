@@ -22,8 +22,7 @@ def _string_field(body: dict, field: str, *, required: bool, default: str = "") 
     value = body[field]
     if not isinstance(value, str):
         raise BadRequest(_("'%(field)s' must be a string.") % {"field": field})
-    if len(value) > 512:
-        raise BadRequest(_("'%(field)s' is too long.") % {"field": field})
+    services.check_session_field(field, value)
     return value
 
 
