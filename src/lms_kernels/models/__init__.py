@@ -1,6 +1,6 @@
 """lms_kernels' models: kernel environments, running kernels and their sessions, API tokens."""
 
-from .environments import KernelEnvironment
+from .environments import KernelEnvironment, NetworkPolicy
 from .kernels import ExecutionState, Kernel, KernelSession, KernelStatus
 from .tokens import KernelApiToken
 
@@ -11,4 +11,5 @@ __all__ = [
     "KernelEnvironment",
     "KernelSession",
     "KernelStatus",
+    "NetworkPolicy",
 ]

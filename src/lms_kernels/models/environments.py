@@ -6,7 +6,15 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["KernelEnvironment"]
+__all__ = ["KernelEnvironment", "NetworkPolicy"]
+
+
+class NetworkPolicy(models.TextChoices):
+    """What a kernel's container may reach."""
+
+    NONE = "none", _("nothing (no network)")
+    INTERNAL = "internal", _("the kernels' internal network only")
+    OUTBOUND = "outbound", _("the internet (outbound connections)")
 
 
 class KernelEnvironmentQuerySet(models.QuerySet):
@@ -40,6 +48,22 @@ class KernelEnvironment(models.Model):
     )
     image = models.CharField(
         _("image"), max_length=255, blank=True, help_text=_("Container image, for backends that use one.")
+    )
+    image_digest = models.CharField(
+        _("image digest"),
+        max_length=128,
+        blank=True,
+        help_text=_(
+            "The image's resolved id (sha256:...), recorded when the image is built or first used; kernels "
+            "start from exactly this image."
+        ),
+    )
+    network = models.CharField(
+        _("network"),
+        max_length=16,
+        choices=NetworkPolicy.choices,
+        default=NetworkPolicy.NONE,
+        help_text=_("What a kernel's container may reach, for backends that run containers."),
     )
     backend_options = models.JSONField(_("backend options"), default=dict, blank=True)
     cpu_limit = models.DecimalField(
