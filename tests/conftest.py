@@ -1,13 +1,14 @@
 """Suite-wide fixtures: real components, gated by marker.
 
-A test marked ``postgres``, ``redis``, ``docker``, ``gateway`` or ``browser`` needs that component. When it is
-missing the test is skipped on a developer's machine and **fails** under ``CI=true``. Where each component is
-comes from environment variables, falling back to ``.services/env.json`` written by
+A test marked ``postgres``, ``redis``, ``docker``, ``gateway``, ``browser`` or ``node`` needs that component.
+When it is missing the test is skipped on a developer's machine and **fails** under ``CI=true``. Where each
+component is comes from environment variables, falling back to ``.services/env.json`` written by
 ``scripts/services.py up``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -118,8 +119,25 @@ def _check_browser() -> str | None:
 
 
 def _check_gateway() -> str | None:
-    if shutil.which("jupyter-server") is None and shutil.which("jupyter") is None:
-        return "Jupyter Server is not installed"
+    # Tests start it as ``sys.executable -m jupyter_server``: the venv's bin need not be on PATH.
+    if importlib.util.find_spec("jupyter_server") is None:
+        return "Jupyter Server is not installed (pip install 'groundup-lms[test]')"
+    return None
+
+
+def _check_node() -> str | None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        return "Node.js and npm are not installed (tests run @jupyterlab/services from Node 18+)"
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
+        major = int(version.lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        return f"cannot run {node} --version: {exc}"
+    if major < 18:
+        return f"Node.js {version} is too old (18+ needed)"
     return None
 
 
@@ -129,6 +147,7 @@ CHECKS = {
     "docker": _check_docker,
     "browser": _check_browser,
     "gateway": _check_gateway,
+    "node": _check_node,
     # not a marker: the ``postgres_server_url`` fixture asks for it
     "postgres_server": _check_postgres_server,
 }
