@@ -9,9 +9,10 @@ Steps, in order (each is timed; the run fails if any step fails):
 3. the architecture contract: ``lint-imports`` (import-linter, contracts in pyproject.toml);
 4. ``makemigrations --check`` on the example project;
 5. the docs, built with warnings as errors;
-6. pytest with every app installed (the example project's settings) on SQLite;
-7. pytest with each app installed alone (``tests/projects/*_only``);
-8. pytest with every app on PostgreSQL;
+6. pytest with every app installed (the example project's settings) on SQLite: every test, the ``slow`` ones
+   (real server processes, real Jupyter clients) included;
+7. pytest with each app installed alone (``tests/projects/*_only``), without the ``slow`` tests;
+8. pytest with every app on PostgreSQL, without the ``slow``, ``docker`` and ``browser`` tests;
 9. a shorter leg on the newest line: Python 3.12+ with Django 6.x, SQLite (when such an interpreter exists).
 
 Without ``CI=true`` a missing component skips the tests that need it, and the summary says which. With
@@ -194,7 +195,7 @@ class Runner:
             f"newest ({version}, SQLite)",
             "-q",
             "-m",
-            "not postgres and not docker and not browser",
+            "not postgres and not docker and not browser and not slow",
             env=env,
             python=python,
         )
@@ -230,6 +231,8 @@ class Runner:
             self.pytest(
                 f"pytest: {project}",
                 "-q",
+                "-m",
+                "not slow",  # the slow tests (real server processes, real clients) run in the first leg
                 f"--ds=tests.projects.{project}.settings",
                 *paths,
                 "tests/test_project.py",
@@ -241,7 +244,7 @@ class Runner:
                 "pytest: all apps, PostgreSQL",
                 "-q",
                 "-m",
-                "not docker and not browser",
+                "not docker and not browser and not slow",
                 env={**env, "LMS_TEST_DATABASE_URL": database_url},
             )
         elif IN_CI:
