@@ -113,11 +113,15 @@ async def test_executions_past_the_rate_get_an_error_reply_and_the_socket_stays(
         requests = [ws.execute_request(f"{i} * 2") for i in range(5)]
         for msg in requests:
             await ws.send(msg)
-        replies = {}
-        while len(replies) < 5:
+        replies, idle = {}, set()
+        while len(replies) < 5 or len(idle) < 5:
             message = await ws.receive()
             if message["msg_type"] == "execute_reply":
                 replies[message["parent_header"]["msg_id"]] = message["content"]
+            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                idle.add(message["parent_header"].get("msg_id"))
+        # Every request, refused or not, gets its reply and its idle status (clients wait for both).
+        assert idle >= {m["header"]["msg_id"] for m in requests}
         statuses = [replies[m["header"]["msg_id"]]["status"] for m in requests]
         assert statuses == ["ok", "ok", "ok", "error", "error"]
         refused = replies[requests[3]["header"]["msg_id"]]

@@ -51,11 +51,10 @@ async def test_a_bad_request_with_a_readable_header_gets_an_error_reply(kernels,
         msg = ws.request("execute_request", {"code": "1"})
         msg["channel"] = "nowhere"
         await ws.send_raw(text=json.dumps(msg))
-        reply = None
-        while reply is None:
-            message = await ws.receive()
-            if message["msg_type"] == "execute_reply":
-                reply = message
+        # Answered as a kernel answers: busy, the reply, a notice, idle (so a client's cell finishes).
+        result = await ws.collect(msg["header"]["msg_id"], timeout=10)
+        assert result.statuses == ["busy", "idle"]
+        reply = result.reply
         assert reply["parent_header"]["msg_id"] == msg["header"]["msg_id"]
         assert reply["channel"] == "shell"
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "InvalidMessage"

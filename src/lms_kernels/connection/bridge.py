@@ -571,7 +571,16 @@ class KernelBridge:
     ) -> None:
         msg_type, msg_id = header.get("msg_type"), header.get("msg_id")
         parent = header if isinstance(msg_id, str) and isinstance(msg_type, str) else {}
-        if parent and msg_type.endswith("_request"):
+        answered = bool(parent and msg_type.endswith("_request"))
+        if answered:
+            # A client waits for the reply *and* for the request's busy/idle statuses on iopub (JupyterLab
+            # leaves a cell "running" until idle comes): the service answers as a kernel would.
+            await self._send_server_message(
+                "iopub",
+                new_message(
+                    "status", {"execution_state": "busy"}, session=self._server_session, parent_header=parent
+                ),
+            )
             reply = new_message(
                 msg_type[: -len("_request")] + "_reply",
                 {"status": "error", "ename": ename, "evalue": text, "traceback": []},
@@ -580,6 +589,13 @@ class KernelBridge:
             )
             await self._send_server_message(channel if channel in CLIENT_CHANNELS else "shell", reply)
         await self._send_notice(text + "\n", notice, parent=parent)
+        if answered:
+            await self._send_server_message(
+                "iopub",
+                new_message(
+                    "status", {"execution_state": "idle"}, session=self._server_session, parent_header=parent
+                ),
+            )
 
     # -- events from the service ---------------------------------------------------------------------------
 

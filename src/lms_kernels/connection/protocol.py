@@ -181,17 +181,31 @@ def _dumps(obj) -> bytes:
 
 
 def encode_json_frame(channel: str, parts: list[bytes], header: dict) -> str | bytes:
-    """Jupyter's JSON frame, built around the kernel's raw JSON parts (the content is not re-parsed)."""
-    head, parent, metadata, content = (part.decode("utf-8") for part in parts[:4])
-    body = (
-        f'{{"header":{head},"msg_id":{json.dumps(header.get("msg_id"))},'
-        f'"msg_type":{json.dumps(header.get("msg_type"))},"parent_header":{parent},'
-        f'"metadata":{metadata},"content":{content},"channel":{json.dumps(channel)}'
+    """Jupyter's JSON frame, built around the kernel's raw JSON parts (the content is not re-parsed).
+
+    The parts are joined as bytes and decoded once: a 20 MB output is copied twice, not five times.
+    """
+    prefix = (
+        b'{"header":'
+        + parts[0]
+        + b',"msg_id":'
+        + json.dumps(header.get("msg_id")).encode()
+        + b',"msg_type":'
+        + json.dumps(header.get("msg_type")).encode()
+        + b',"parent_header":'
+        + parts[1]
+        + b',"metadata":'
+        + parts[2]
+        + b',"content":'
     )
     buffers = parts[4:]
     if not buffers:
-        return body + ',"buffers":[]}'
-    chunks = [(body + "}").encode("utf-8"), *buffers]
+        suffix = b',"channel":' + json.dumps(channel).encode() + b',"buffers":[]}'
+        return b"".join((prefix, parts[3], suffix)).decode("utf-8")
+    body = b"".join((prefix, parts[3], b',"channel":', json.dumps(channel).encode(), b"}"))
+    # Validate like the text frame does: the JSON parts must be UTF-8.
+    body.decode("utf-8")
+    chunks = [body, *buffers]
     count = len(chunks)
     offsets = [4 * (count + 1)]
     for chunk in chunks[:-1]:
