@@ -1,7 +1,8 @@
-from background_task.apps import BackgroundTasksAppConfig
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+import lms_common.apps
 
 
 def _schedule_deadline_sweep(sender, *, using, **kwargs):
@@ -38,12 +39,9 @@ class LmsCoreConfig(AppConfig):
         post_migrate.connect(_schedule_deadline_sweep, sender=self, dispatch_uid="lms_core.schedule_sweep")
 
 
-class BackgroundTaskConfig(BackgroundTasksAppConfig):
+class BackgroundTaskConfig(lms_common.apps.BackgroundTaskConfig):
     """django-background-tasks with the primary key type its migrations were written with.
 
-    Its own AppConfig sets no ``default_auto_field``, so in a ``BigAutoField`` project ``makemigrations``
-    would try to alter its tables. Put ``"lms_core.apps.BackgroundTaskConfig"`` in ``INSTALLED_APPS``
-    instead of ``"background_task"``.
+    The same as ``lms_common.apps.BackgroundTaskConfig`` (which a project without lms_core uses); put either
+    in ``INSTALLED_APPS`` instead of ``"background_task"``.
     """
-
-    default_auto_field = "django.db.models.AutoField"
