@@ -11,7 +11,7 @@ Steps, in order (each is timed; the run fails if any step fails):
 5. the docs, built with warnings as errors;
 6. pytest with every app installed (the example project's settings) on SQLite: every test, the ``slow`` ones
    (real server processes, real Jupyter clients) included;
-7. pytest with each app installed alone (``tests/projects/*_only``), without the ``slow`` tests;
+7. pytest with each app installed alone (``tests/projects/*_only``) on SQLite, without the ``slow`` tests;
 8. pytest with every app on PostgreSQL, without the ``slow``, ``docker`` and ``browser`` tests;
 9. a shorter leg on the newest line: Python 3.12+ with Django 6.x, SQLite (when such an interpreter exists).
 
@@ -232,7 +232,9 @@ class Runner:
                 f"pytest: {project}",
                 "-q",
                 "-m",
-                "not slow",  # the slow tests (real server processes, real clients) run in the first leg
+                # The slow tests (real server processes, real clients) run in the first leg, the postgres ones
+                # in the PostgreSQL leg.
+                "not slow and not postgres",
                 f"--ds=tests.projects.{project}.settings",
                 *paths,
                 "tests/test_project.py",
