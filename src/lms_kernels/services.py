@@ -163,6 +163,11 @@ async def start_kernel(user, name: str | None) -> Kernel:
     kernel.backend_state = started.state
     kernel.status = KernelStatus.RUNNING
     await kernel.asave(update_fields=["connection_info", "backend_state", "status"])
+    # Container backends pin the environment to the image id they resolved on its first start (docker backend).
+    if started.state.get("image_id") and not environment.image_digest:
+        await KernelEnvironment.objects.filter(pk=environment.pk, image_digest="").aupdate(
+            image_digest=started.state["image_id"]
+        )
     await signals.send_robust(signals.kernel_started, sender=Kernel, kernel=kernel)
     return kernel
 
