@@ -1,4 +1,4 @@
-"""Background tasks of lms_kernels (django-background-tasks): the repeating culler.
+"""Background tasks of lms_kernels (django-background-tasks): the repeating culler (which reconciles first).
 
 :func:`schedule_culling` makes sure exactly one repeating culling task exists; it runs after ``migrate``
 (connected in :class:`~lms_kernels.apps.LmsKernelsConfig`) whenever ``background_task`` is installed, so a
@@ -14,6 +14,7 @@ from background_task.models import Task
 
 from .conf import app_settings
 from .culling import cull_kernels
+from .reconcile import reconcile_kernels
 
 __all__ = ["CULL_TASK_NAME", "cull_kernels_task", "schedule_culling"]
 
@@ -22,6 +23,7 @@ CULL_TASK_NAME = "lms_kernels.cull_kernels"
 
 @background(name=CULL_TASK_NAME, schedule=0)
 def cull_kernels_task():
+    reconcile_kernels()  # orphan containers removed, lost kernels recovered (lms_kernels.reconcile)
     cull_kernels()
 
 
