@@ -18,18 +18,24 @@ from .models import Kernel, KernelApiToken, KernelEnvironment, KernelSession
 
 @admin.register(KernelEnvironment)
 class KernelEnvironmentAdmin(admin.ModelAdmin):
-    list_display = ["slug", "display_name", "language", "backend", "gpus", "is_active", "position"]
+    list_display = ["slug", "display_name", "language", "backend", "image", "gpus", "is_active", "position"]
     list_filter = ["is_active", "backend", "language"]
     list_editable = ["is_active", "position"]
     search_fields = ["slug", "display_name", "description"]
+    readonly_fields = ["image_digest"]  # recorded by `lms_kernels_image` or the first start
     fieldsets = [
         (None, {"fields": ["slug", "display_name", "language", "description", "is_active", "position"]}),
-        (_("Where it runs"), {"fields": ["backend", "image", "backend_options"]}),
+        (_("Where it runs"), {"fields": ["backend", "image", "image_digest", "network", "backend_options"]}),
         (
             _("Resources and limits"),
             {"fields": ["cpu_limit", "memory_limit", "gpus", "idle_timeout", "max_age", "output_cap"]},
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        if change and "image" in form.changed_data:
+            obj.image_digest = ""  # a new image name is resolved (and pinned) again on the next start
+        super().save_model(request, obj, form, change)
 
 
 def _run_on_kernels(modeladmin, request, queryset, action, done_message):
@@ -114,6 +120,7 @@ class KernelAdmin(admin.ModelAdmin):
         "created",
         "last_activity",
         "process",
+        "image",
     ]
     fields = readonly_fields
     inlines = [KernelSessionInline]
@@ -131,6 +138,14 @@ class KernelAdmin(admin.ModelAdmin):
         return (
             ", ".join(f"{key}={state[key]}" for key in ("pid", "host", "container_id") if key in state) or "-"
         )
+
+    @admin.display(description=_("image"))
+    def image(self, obj):
+        """The image (and its id) a container kernel runs, as its backend recorded it."""
+        state = obj.backend_state or {}
+        if not state.get("image_id"):
+            return "-"
+        return f"{state.get('image') or '?'} ({state['image_id']})"
 
 
 @admin.register(KernelSession)

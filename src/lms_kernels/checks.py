@@ -6,9 +6,13 @@
 ``E102``             a backend class cannot be imported or is not a ``KernelBackend``
 ``E103``             a backend refuses its ``OPTIONS``
 ``E104``             an active environment names an unknown backend (``check --database default``)
+``E105``             an active environment does not suit its backend, e.g. no image, or the docker backend's
+                     tcp transport with the network policy ``none`` (``check --database default``)
 ``W101``             the local backend serves kernels with ``DEBUG`` off (``check --deploy``)
 ``W102``             ``lms_kernels.urls`` is not included under ``URL_PREFIX``
 ``W103``             idle culling is on but django-background-tasks is not installed to run it
+``W104``             an active environment's image is missing on its Docker engine (``check --deploy``)
+``W105``             a Docker backend's engine does not answer (``check --deploy``)
 ==================== ===========================================================================
 """
 
@@ -74,17 +78,95 @@ def environments_check(app_configs=None, databases=None, **kwargs):
         environments = list(KernelEnvironment.objects.active())
     except DatabaseError:
         return []  # not migrated yet
-    return [
-        checks.Error(
-            f"Kernel environment {env.slug!r} uses the backend {env.backend_alias()!r}, which "
-            "LMS_KERNELS['BACKENDS'] does not define.",
-            hint="Add the backend, or change or deactivate the environment in the admin.",
-            obj=env,
-            id="lms_kernels.E104",
-        )
-        for env in environments
-        if env.backend_alias() not in app_settings.BACKENDS
-    ]
+    errors = []
+    for env in environments:
+        if env.backend_alias() not in app_settings.BACKENDS:
+            errors.append(
+                checks.Error(
+                    f"Kernel environment {env.slug!r} uses the backend {env.backend_alias()!r}, which "
+                    "LMS_KERNELS['BACKENDS'] does not define.",
+                    hint="Add the backend, or change or deactivate the environment in the admin.",
+                    obj=env,
+                    id="lms_kernels.E104",
+                )
+            )
+            continue
+        for problem in _environment_problems(env):
+            errors.append(
+                checks.Error(
+                    f"Kernel environment {env.slug!r} cannot run on the backend {env.backend_alias()!r}: "
+                    f"{problem}.",
+                    hint="Change the environment in the admin, or the backend's OPTIONS.",
+                    obj=env,
+                    id="lms_kernels.E105",
+                )
+            )
+    return errors
+
+
+def _environment_problems(environment) -> list[str]:
+    """What the environment's backend says about it (backends may define ``check_environment``)."""
+    from .backends import get_backend
+    from .exceptions import InvalidBackendError
+
+    try:
+        backend = get_backend(environment.backend_alias())
+    except InvalidBackendError:
+        return []  # E102/E103
+    check = getattr(backend, "check_environment", None)
+    return check(environment) if check else []
+
+
+@checks.register(deploy=True)
+def images_check(app_configs=None, **kwargs):
+    """Deploy check: every active environment's image is on its engine (backends with ``missing_images``)."""
+    from django.db import DatabaseError
+
+    from .backends import get_backend
+    from .exceptions import InvalidBackendError, KernelServiceError
+    from .models import KernelEnvironment
+
+    if not _settings_are_valid():
+        return []
+    try:
+        environments = list(KernelEnvironment.objects.active())
+    except DatabaseError:
+        return []  # not migrated yet
+    by_alias: dict[str, list] = {}
+    for env in environments:
+        by_alias.setdefault(env.backend_alias(), []).append(env)
+    messages = []
+    for alias, group in sorted(by_alias.items()):
+        try:
+            backend = get_backend(alias)
+        except InvalidBackendError:
+            continue  # E102/E103/E104
+        if not hasattr(backend, "missing_images"):
+            continue
+        try:
+            missing = backend.missing_images(group)
+        except KernelServiceError:
+            messages.append(
+                checks.Warning(
+                    f"The Docker engine of the kernel backend {alias!r} does not answer, so its kernels cannot "
+                    "start and its images cannot be checked.",
+                    hint="Start the engine, or fix the backend's 'base_url' option (or DOCKER_HOST).",
+                    id="lms_kernels.W105",
+                )
+            )
+            continue
+        for env, image in missing:
+            messages.append(
+                checks.Warning(
+                    f"The image {image} of kernel environment {env.slug!r} is missing on the Docker engine of "
+                    f"the backend {alias!r}: its kernels cannot start.",
+                    hint=f"Build it: python manage.py lms_kernels_image build {env.slug} <directory with a "
+                    "Dockerfile> (or import a root file system with 'lms_kernels_image import').",
+                    obj=env,
+                    id="lms_kernels.W104",
+                )
+            )
+    return messages
 
 
 @checks.register(checks.Tags.security, deploy=True)
