@@ -61,8 +61,17 @@ class ZmqKernelChannels:
         self.signer = _signer(connection_info)
         self._context = context or zmq.asyncio.Context.instance()
         self._sockets: dict[str, zmq.asyncio.Socket] = {}
+        self._monitors: dict[str, zmq.asyncio.Socket] = {}
 
-    def connect(self, channels: tuple[str, ...] = tuple(CHANNELS)) -> None:
+    def connect(self, channels: tuple[str, ...] = tuple(CHANNELS), *, monitor: bool | None = None) -> None:
+        """Open and connect the sockets (ZeroMQ connects in the background).
+
+        With ``monitor`` (the default when all four channels are opened), :meth:`wait_connected` can wait
+        until every socket has completed its handshake with the kernel, and the first ``recv("iopub")``
+        does so before it returns: a connection that has seen iopub is then connected on every channel.
+        """
+        if monitor is None:
+            monitor = "iopub" in channels and len(channels) > 1
         for channel in channels:
             kind, port_key = CHANNELS[channel]
             sock = self._context.socket(kind)
@@ -72,8 +81,32 @@ class ZmqKernelChannels:
                 sock.setsockopt(zmq.SUBSCRIBE, b"")
             else:
                 sock.setsockopt(zmq.IDENTITY, self.identity)
+            if monitor:
+                self._monitors[channel] = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
             sock.connect(_url(self.connection_info, port_key))
             self._sockets[channel] = sock
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """Wait until every monitored socket has shaken hands with the kernel; ``False`` on timeout.
+
+        A kernel sends ``input_request`` on stdin to the identity that sent the ``execute_request``, and
+        drops it if that identity has not connected its stdin socket yet: so a connection is ready only when
+        all of its sockets are, not just the one a first reply came on.
+        """
+        monitors, self._monitors = self._monitors, {}
+        try:
+            async with asyncio.timeout(timeout):
+                for monitor in monitors.values():
+                    await monitor.recv_multipart()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            for channel, monitor in monitors.items():
+                sock = self._sockets.get(channel)
+                if sock is not None:
+                    sock.disable_monitor()
+                monitor.close(linger=0)
 
     @property
     def closed(self) -> bool:
@@ -86,6 +119,11 @@ class ZmqKernelChannels:
 
     async def recv(self, channel: str) -> list[bytes]:
         sock = self._sockets[channel]
+        if channel == "iopub" and self._monitors:
+            # Readiness is judged by iopub (see KernelBridge): make it mean "every channel is connected".
+            # A kernel sends input_request on stdin to the identity that sent the execute_request and drops
+            # it if that identity's stdin socket has not finished its handshake.
+            await self.wait_connected(timeout=30.0)
         while True:
             frames = await sock.recv_multipart()
             try:
@@ -100,6 +138,9 @@ class ZmqKernelChannels:
             return parts
 
     def close(self) -> None:
+        monitors, self._monitors = self._monitors, {}
+        for monitor in monitors.values():
+            monitor.close(linger=0)
         sockets, self._sockets = self._sockets, {}
         for sock in sockets.values():
             sock.close(linger=0)
