@@ -8,6 +8,8 @@
 ``E104``             an active environment names an unknown backend (``check --database default``)
 ``E105``             an active environment does not suit its backend, e.g. no image, or the docker backend's
                      tcp transport with the network policy ``none`` (``check --database default``)
+``E106``             an active environment needs more GPUs than its backend's ``CAPACITY["GPUS"]`` lists
+                     (``check --database default``)
 ``W101``             the local backend serves kernels with ``DEBUG`` off (``check --deploy``)
 ``W102``             ``lms_kernels.urls`` is not included under ``URL_PREFIX``
 ``W103``             idle culling is on but django-background-tasks is not installed to run it
@@ -230,3 +232,36 @@ def culling_check(app_configs=None, **kwargs):
             id="lms_kernels.W103",
         )
     ]
+
+
+@checks.register(checks.Tags.database)
+def gpu_inventory_check(app_configs=None, databases=None, **kwargs):
+    """Runs with ``check --database default``: environments that need more GPUs than their backend has."""
+    from django.db import DatabaseError
+
+    from .capacity import capacity_of
+    from .models import KernelEnvironment
+
+    if not databases or not _settings_are_valid():
+        return []
+    try:
+        environments = list(KernelEnvironment.objects.active().filter(gpus__gt=0))
+    except DatabaseError:
+        return []  # not migrated yet
+    errors = []
+    for env in environments:
+        alias = env.backend_alias()
+        if alias not in app_settings.BACKENDS:
+            continue  # E104
+        have = len(capacity_of(alias).gpus)
+        if env.gpus > have:
+            errors.append(
+                checks.Error(
+                    f"Kernel environment {env.slug!r} needs {env.gpus} GPU(s), but its backend {alias!r} lists "
+                    f"{have} in LMS_KERNELS['BACKENDS'][{alias!r}]['CAPACITY']['GPUS']: its kernels cannot start.",
+                    hint="List the host's GPU device ids in the backend's CAPACITY, or lower the environment's GPUs.",
+                    obj=env,
+                    id="lms_kernels.E106",
+                )
+            )
+    return errors

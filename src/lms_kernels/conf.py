@@ -28,7 +28,16 @@ key                        default                      meaning
 ``REPLAY_BUFFER_SIZE``     ``4 MiB``                    bytes of output kept for a learner who is away (``0``:
                                                         nothing is kept)
 ``REPLAY_TIMEOUT``         ``3600``                     seconds that output is kept for a learner who is away
+``GPU_QUOTA_PER_USER``     ``None``                     GPUs one user may hold (or wait for) at once (``None``: no
+                                                        limit); the adapter's ``get_gpu_quota`` decides
+``GPU_QUOTA_PER_GROUP``    ``{}``                       group (e.g. course key) -> GPUs its kernels may hold at
+                                                        once; the adapter's ``get_group_gpu_quota`` decides
+``QUEUE_TIMEOUT``          ``900``                      seconds a start waits in the queue for capacity (``0``:
+                                                        refuse at once; ``None``: wait without limit)
 ========================== ============================ ==========================================================
+
+A backend's capacity (kernel slots, GPU inventory, GPU sharing) is the optional ``CAPACITY`` key of its entry
+in ``BACKENDS``, next to ``BACKEND`` and ``OPTIONS`` (see :mod:`lms_kernels.capacity`).
 
 Every key is documented in ``docs/operators/settings.md``.
 """
@@ -60,6 +69,9 @@ DEFAULTS = {
     "CULL_INTERVAL": 60,
     "REPLAY_BUFFER_SIZE": 4 * 1024 * 1024,
     "REPLAY_TIMEOUT": 3600,
+    "GPU_QUOTA_PER_USER": None,
+    "GPU_QUOTA_PER_GROUP": {},
+    "QUEUE_TIMEOUT": 900,
 }
 
 app_settings = AppSettings(
@@ -86,5 +98,8 @@ app_settings = AppSettings(
         "CULL_INTERVAL": validators.positive_number,
         "REPLAY_BUFFER_SIZE": validators.int_between(0, 1024**3),
         "REPLAY_TIMEOUT": validators.non_negative_number,
+        "GPU_QUOTA_PER_USER": validators.optional_count,
+        "GPU_QUOTA_PER_GROUP": validators.group_quotas,
+        "QUEUE_TIMEOUT": validators.optional_non_negative_number,
     },
 )

@@ -12,8 +12,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
+    "AlreadyQueued",
     "BackendUnavailable",
     "BadRequest",
+    "CapacityExhausted",
     "InvalidBackendError",
     "InvalidMessage",
     "KernelCulled",
@@ -24,9 +26,11 @@ __all__ = [
     "KernelServiceError",
     "KernelStartFailed",
     "MessageTooLarge",
+    "NoGpuAvailable",
     "NoSuchKernelSpec",
     "NotAuthenticated",
     "PermissionDenied",
+    "QueueTimeout",
     "QuotaExceeded",
     "SessionConflict",
     "SessionNotFound",
@@ -111,6 +115,39 @@ class QuotaExceeded(KernelServiceError):
     close_code = 4403
     default_code = "kernel_quota_exceeded"
     default_detail = _("You have too many running kernels. Shut one down and try again.")
+
+
+class AlreadyQueued(KernelServiceError):
+    """The user already waits in the queue for a kernel: one place per user."""
+
+    status_code = 409
+    close_code = 4409
+    default_code = "already_queued"
+    default_detail = _(
+        "You are already waiting in the queue for a kernel. Wait for it to start, or shut it down to ask "
+        "for another one."
+    )
+
+
+class CapacityExhausted(KernelServiceError):
+    """No room for another kernel on its backend, and the queue is off (``QUEUE_TIMEOUT = 0``)."""
+
+    status_code = 503
+    close_code = 4503
+    default_code = "capacity_exhausted"
+    default_detail = _("There is no room for another kernel right now. Try again in a few minutes.")
+
+
+class NoGpuAvailable(CapacityExhausted):
+    default_code = "no_gpu_available"
+    default_detail = _("No GPU is free right now. Try again in a few minutes.")
+
+
+class QueueTimeout(CapacityExhausted):
+    """A kernel waited in the queue for ``QUEUE_TIMEOUT`` seconds without capacity becoming free."""
+
+    default_code = "queue_timeout"
+    default_detail = _("No room for your kernel became free in time; try again later.")
 
 
 class KernelGone(KernelServiceError):

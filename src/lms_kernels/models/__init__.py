@@ -1,11 +1,14 @@
-"""lms_kernels' models: kernel environments, running kernels and their sessions, API tokens."""
+"""lms_kernels' models: kernel environments, kernels and their sessions, GPU allocations and usage, API tokens."""
 
 from .environments import KernelEnvironment, NetworkPolicy
+from .gpus import GpuAllocation, GpuUsage
 from .kernels import ExecutionState, Kernel, KernelSession, KernelStatus
 from .tokens import KernelApiToken
 
 __all__ = [
     "ExecutionState",
+    "GpuAllocation",
+    "GpuUsage",
     "Kernel",
     "KernelApiToken",
     "KernelEnvironment",

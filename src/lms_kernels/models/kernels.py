@@ -21,6 +21,7 @@ __all__ = ["ExecutionState", "Kernel", "KernelSession", "KernelStatus"]
 class KernelStatus(models.TextChoices):
     """Where a kernel is in its life, as the service sees it."""
 
+    QUEUED = "queued", _("waiting in the queue")
     STARTING = "starting", _("starting")
     RUNNING = "running", _("running")
     RESTARTING = "restarting", _("restarting")
@@ -40,7 +41,13 @@ class ExecutionState(models.TextChoices):
 
 
 class Kernel(models.Model):
-    """One running kernel. Its ``id`` is the Jupyter kernel id clients use in URLs."""
+    """One kernel. Its ``id`` is the Jupyter kernel id clients use in URLs.
+
+    A kernel that asked for capacity its backend did not have (kernel slots or GPUs, see
+    :mod:`lms_kernels.capacity`) waits with ``status="queued"`` since ``queued_at``; it has no process yet.
+    ``gpu_devices`` lists the GPU device ids allocated to it (their :class:`~lms_kernels.models.GpuAllocation`
+    rows are the record the allocator locks and checks); backends read it to give the kernel those GPUs.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -64,6 +71,22 @@ class Kernel(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True, help_text=_("Why the kernel died, when it did."))
     backend = models.CharField(_("backend"), max_length=64)
+    group = models.CharField(
+        _("group"),
+        max_length=255,
+        blank=True,
+        help_text=_("What the kernel is used for, e.g. a course key, as the adapter says; for GPU quotas."),
+    )
+    gpu_devices = models.JSONField(
+        _("GPU devices"),
+        default=list,
+        blank=True,
+        editable=False,
+        help_text=_("The ids of the GPU devices allocated to this kernel."),
+    )
+    queued_at = models.DateTimeField(
+        _("queued at"), null=True, blank=True, editable=False, help_text=_("When it last joined the queue.")
+    )
     connection_info = models.JSONField(_("connection info"), default=dict, blank=True, editable=False)
     backend_state = models.JSONField(_("backend state"), default=dict, blank=True, editable=False)
     connections = models.PositiveIntegerField(_("open connections"), default=0)
@@ -80,7 +103,11 @@ class Kernel(models.Model):
         ordering = ["created"]
         verbose_name = _("kernel")
         verbose_name_plural = _("kernels")
-        indexes = [models.Index(fields=["owner", "created"]), models.Index(fields=["last_activity"])]
+        indexes = [
+            models.Index(fields=["owner", "created"]),
+            models.Index(fields=["last_activity"]),
+            models.Index(fields=["backend", "status", "queued_at"], name="lms_kernels_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} kernel {self.id}"
