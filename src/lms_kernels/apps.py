@@ -36,15 +36,25 @@ def _schedule_culling(sender, *, using="default", **kwargs):
 
 
 def _stop_deleted_kernel(sender, instance, **kwargs):
-    """A kernel row deleted other than by the service (its owner's account was deleted, say): stop its
-    process too, so it does not run on unaccounted for."""
+    """A kernel row is deleted: release its GPUs (closing their usage records) whoever deletes it, and when
+    the service is not the one deleting it (its owner's account was deleted, say), stop its process too, so
+    it does not run on unaccounted for, and let the queue move once the deletion is committed."""
+    from functools import partial
+
     from asgiref.sync import async_to_sync
+    from django.db import transaction
 
     from .backends import get_backend
+    from .capacity import release
     from .exceptions import InvalidBackendError
     from .models import KernelStatus
+    from .queue import wake_soon
 
+    release(instance.pk)
     if instance.status == KernelStatus.TERMINATING:  # the service is shutting it down itself
+        return
+    transaction.on_commit(partial(wake_soon, instance.backend))
+    if instance.status == KernelStatus.QUEUED:  # no process yet
         return
     try:
         backend = get_backend(instance.backend)

@@ -27,6 +27,10 @@ def kernel_model(kernel) -> dict:
     }
     if kernel.reason:
         model["reason"] = kernel.reason
+    position = getattr(kernel, "queue_position", None)
+    if kernel.status == "queued" and position is not None:
+        # Waiting for capacity: Jupyter clients see "starting"; ours may show the place.
+        model["queue_position"] = position
     return model
 
 

@@ -13,9 +13,10 @@ import uuid
 
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
-from . import events, signals
+from . import capacity, events, queue, signals
 from .adapters import get_adapter
 from .backends import get_backend
 from .conf import app_settings
@@ -25,6 +26,7 @@ from .exceptions import (
     BadRequest,
     InvalidBackendError,
     KernelDied,
+    KernelGone,
     KernelNotFound,
     KernelServiceError,
     KernelStartFailed,
@@ -50,6 +52,7 @@ __all__ = [
     "recover_kernel",
     "restart_kernel",
     "shutdown_kernel",
+    "start_admitted",
     "start_kernel",
     "update_session",
 ]
@@ -111,44 +114,76 @@ def get_environment(user, name: str | None) -> KernelEnvironment:
 
 @sync_to_async
 def list_kernels(user) -> list[Kernel]:
-    return list(get_adapter().get_kernel_queryset(user).select_related("environment"))
+    kernels = list(get_adapter().get_kernel_queryset(user).select_related("environment"))
+    _annotate_positions(kernels)
+    return kernels
 
 
 @sync_to_async
 def get_kernel(user, kernel_id) -> Kernel:
     kernel_id = _as_uuid(kernel_id, KernelNotFound)
     try:
-        return get_adapter().get_kernel_queryset(user).select_related("environment").get(pk=kernel_id)
+        kernel = get_adapter().get_kernel_queryset(user).select_related("environment").get(pk=kernel_id)
     except Kernel.DoesNotExist:
         raise KernelNotFound() from None
+    _annotate_positions([kernel])
+    return kernel
 
 
-@sync_to_async
-def _create_kernel_row(user, environment: KernelEnvironment) -> Kernel:
-    """Insert the row, then count: of two concurrent starts past the limit, neither gets through twice."""
-    alias = environment.backend_alias()
-    if alias not in app_settings.BACKENDS:
-        logger.error("Kernel environment %r names the unknown backend %r.", environment.slug, alias)
-        raise BackendUnavailable()
-    kernel = Kernel.objects.create(owner=user, environment=environment, name=environment.slug, backend=alias)
-    limit = get_adapter().get_max_kernels(user)
+def _check_kernel_limit(kernel: Kernel) -> None:
+    """:class:`QuotaExceeded` when the owner of ``kernel`` (already inserted) has more kernels than allowed."""
+    limit = get_adapter().get_max_kernels(kernel.owner)
     if limit is not None:
-        running = Kernel.objects.filter(owner=user).exclude(status=KernelStatus.DEAD).count()
+        running = Kernel.objects.filter(owner_id=kernel.owner_id).exclude(status=KernelStatus.DEAD).count()
         if running > limit:
-            kernel.delete()
             raise QuotaExceeded(
                 _("You may run at most %(limit)d kernels at once. Shut one down and try again.")
                 % {"limit": limit}
             )
-    return kernel
 
 
-async def start_kernel(user, name: str | None) -> Kernel:
-    environment = await get_environment(user, name)
-    kernel = await _create_kernel_row(user, environment)
+@sync_to_async
+def _create_kernel_row(user, environment: KernelEnvironment, path: str | None) -> tuple[Kernel, list[Kernel]]:
+    """Insert the row, then count: of two concurrent starts past the limit, neither gets through twice.
+
+    On a backend with limited capacity, or for an environment with GPUs, the row is admitted or queued
+    (:mod:`lms_kernels.capacity`); the second value lists other kernels admitted on the way (to start too).
+    """
+    alias = environment.backend_alias()
+    if alias not in app_settings.BACKENDS:
+        logger.error("Kernel environment %r names the unknown backend %r.", environment.slug, alias)
+        raise BackendUnavailable()
+    group = get_adapter().get_kernel_group(user, environment, path) or ""
+    if capacity.needs_admission(alias, environment):
+        capacity.check_inventory(alias, environment)
+        return capacity.admit_new(user, environment, alias, group, check=_check_kernel_limit)
+    kernel = Kernel.objects.create(
+        owner=user, environment=environment, name=environment.slug, backend=alias, group=group
+    )
     try:
-        backend = _backend_for(kernel.backend)
-        started = await _start_shielded(backend, kernel, environment)
+        _check_kernel_limit(kernel)
+    except QuotaExceeded:
+        kernel.delete()
+        raise
+    return kernel, []
+
+
+async def start_kernel(user, name: str | None, *, path: str | None = None) -> Kernel:
+    """Start a kernel of the environment ``name`` (the default if ``None``) for ``user``.
+
+    ``path`` is the session's path, if the kernel is for one (the adapter derives the kernel's group from
+    it). When its backend has no room (no kernel slot or not enough GPUs free), the kernel is returned
+    ``queued``: it starts when capacity frees, and its WebSocket clients are told their place meanwhile.
+    """
+    environment = await get_environment(user, name)
+    kernel, others = await _create_kernel_row(user, environment, path)
+    queue.start_in_background(others)
+    if kernel.status == KernelStatus.QUEUED:
+        await sync_to_async(_annotate_positions)([kernel])
+        logger.info("Kernel %s (%s) waits in the queue at %s.", kernel.id, kernel.name, kernel.queue_position)
+        return kernel
+    try:
+        await _launch(kernel, environment)
     except KernelServiceError:
         await kernel.adelete()
         raise
@@ -159,23 +194,88 @@ async def start_kernel(user, name: str | None) -> Kernel:
     except asyncio.CancelledError:
         await kernel.adelete()
         raise
+    return kernel
+
+
+async def _launch(kernel: Kernel, environment: KernelEnvironment) -> None:
+    """Start the process of an admitted kernel (``status="starting"``) and record how to reach it.
+
+    The row is updated only if it is still ``starting``: a kernel shut down meanwhile has its new process
+    stopped again, and :class:`KernelGone` is raised. A kernel that had a process before (a dead kernel
+    restarted through the queue) gets a fresh one through ``backend.restart``.
+    """
+    backend = _backend_for(kernel.backend)
+    had_process = bool(kernel.connection_info)
+    started = await _start_shielded(backend, kernel, environment, restart=had_process)
     kernel.connection_info = started.connection_info
     kernel.backend_state = started.state
+    changes = {"connection_info": started.connection_info, "backend_state": started.state}
+    if had_process:
+        changes["generation"] = F("generation") + 1
+    won = await Kernel.objects.filter(pk=kernel.pk, status=KernelStatus.STARTING).aupdate(
+        status=KernelStatus.RUNNING, **changes
+    )
+    if not won:
+        logger.info("Kernel %s was shut down while it started; stopping its new process.", kernel.id)
+        await backend.shutdown(kernel)
+        raise KernelGone()
     kernel.status = KernelStatus.RUNNING
-    await kernel.asave(update_fields=["connection_info", "backend_state", "status"])
+    if had_process:
+        kernel.generation += 1
     # Container backends pin the environment to the image id they resolved on its first start (docker backend).
     if started.state.get("image_id") and not environment.image_digest:
         await KernelEnvironment.objects.filter(pk=environment.pk, image_digest="").aupdate(
             image_digest=started.state["image_id"]
         )
     await signals.send_robust(signals.kernel_started, sender=Kernel, kernel=kernel)
-    return kernel
+    await events.notify(kernel.id, "started")  # to connections that waited for it (it was queued)
 
 
-async def _start_shielded(backend, kernel: Kernel, environment: KernelEnvironment):
-    """``backend.start``, finished even when the request is cancelled (the client went away): a kernel
-    launched for a request that no longer exists is shut down instead of left running unrecorded."""
-    task = asyncio.ensure_future(backend.start(kernel, environment))
+async def start_admitted(kernel: Kernel) -> None:
+    """Start a kernel the queue admitted; its clients wait on the WebSocket and hear ``started`` (or
+    ``dead``, with the reason, if it could not start)."""
+    try:
+        await _launch(kernel, kernel.environment)
+    except KernelGone:
+        return
+    except (Exception, asyncio.CancelledError) as exc:
+        if not isinstance(exc, asyncio.CancelledError):
+            logger.exception("Kernel %s (%s) failed to start from the queue.", kernel.id, kernel.name)
+        reason = (
+            exc.detail
+            if isinstance(exc, KernelServiceError)
+            else _("The kernel could not be started. Try again later.")
+        )
+        won = await Kernel.objects.filter(pk=kernel.pk, status=KernelStatus.STARTING).aupdate(
+            status=KernelStatus.DEAD, execution_state=ExecutionState.DEAD, reason=reason
+        )
+        await _free(kernel)
+        if won:
+            await events.notify(kernel.id, "dead", reason=reason)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+
+
+async def _free(kernel: Kernel) -> None:
+    """What every way out of a kernel's life does: release its GPUs (closing their usage records, see
+    :func:`lms_kernels.capacity.release`) and let the queue move."""
+    await sync_to_async(capacity.release)(kernel.pk)
+    queue.wake(kernel.backend)
+
+
+def _annotate_positions(kernels) -> None:
+    """Set ``queue_position`` on waiting kernels (shown in their Jupyter model)."""
+    for kernel in kernels:
+        if kernel.status == KernelStatus.QUEUED:
+            kernel.queue_position = capacity.queue_position(kernel)
+
+
+async def _start_shielded(backend, kernel: Kernel, environment: KernelEnvironment, *, restart: bool = False):
+    """``backend.start`` (or ``restart``), finished even when the request is cancelled (the client went
+    away): a kernel launched for a request that no longer exists is shut down instead of left running
+    unrecorded."""
+    launch = backend.restart if restart else backend.start
+    task = asyncio.ensure_future(launch(kernel, environment))
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -195,15 +295,48 @@ _background: set[asyncio.Future] = set()
 
 
 async def interrupt_kernel(kernel: Kernel) -> None:
+    if kernel.status == KernelStatus.QUEUED:
+        return  # nothing runs yet
     await _backend_for(kernel.backend).interrupt(kernel)
 
 
 async def restart_kernel(kernel: Kernel) -> Kernel:
-    """Replace the kernel's process; connections see ``restarting`` and carry on with the new kernel."""
+    """Replace the kernel's process; connections see ``restarting`` and carry on with the new kernel.
+
+    The kernel keeps its GPUs. A waiting kernel is left as it is; a dead one on a backend with limited
+    capacity (its GPUs were released) is admitted again, or waits in the queue.
+    """
+    if kernel.status == KernelStatus.QUEUED:
+        return kernel
+    if kernel.status == KernelStatus.DEAD and capacity.needs_admission(kernel.backend, kernel.environment):
+        return await _restart_through_queue(kernel)
     kernel.status = KernelStatus.RESTARTING
     kernel.execution_state = ExecutionState.RESTARTING
     await kernel.asave(update_fields=["status", "execution_state"])
     return await _replace_process(kernel)
+
+
+async def _restart_through_queue(kernel: Kernel) -> Kernel:
+    kernel, others = await sync_to_async(capacity.requeue)(kernel)
+    queue.start_in_background(others)
+    if kernel.status == KernelStatus.QUEUED:
+        await sync_to_async(_annotate_positions)([kernel])
+        return kernel
+    if kernel.status != KernelStatus.STARTING:
+        return kernel  # someone else restarted it meanwhile
+    try:
+        await _launch(kernel, kernel.environment)
+    except Exception as exc:
+        logger.exception("Kernel %s failed to restart.", kernel.id)
+        reason = _("The kernel could not be restarted.")
+        await Kernel.objects.filter(pk=kernel.pk, status=KernelStatus.STARTING).aupdate(
+            status=KernelStatus.DEAD, execution_state=ExecutionState.DEAD, reason=reason
+        )
+        await _free(kernel)
+        if isinstance(exc, KernelServiceError):
+            raise
+        raise KernelStartFailed(reason) from exc
+    return kernel
 
 
 async def _replace_process(kernel: Kernel) -> Kernel:
@@ -218,6 +351,7 @@ async def _replace_process(kernel: Kernel) -> Kernel:
         kernel.execution_state = ExecutionState.DEAD
         kernel.reason = _("The kernel could not be restarted.")
         await kernel.asave(update_fields=["status", "execution_state", "reason"])
+        await _free(kernel)
         await events.notify(kernel.id, "dead", reason=kernel.reason)
         if isinstance(exc, KernelServiceError):
             raise
@@ -288,6 +422,7 @@ async def recover_kernel(kernel_id, generation: int) -> tuple[Kernel | None, str
         kernel.execution_state = ExecutionState.DEAD
         kernel.reason = message
         await kernel.asave(update_fields=["status", "execution_state", "reason"])
+        await _free(kernel)
         await events.notify(kernel.id, "died", message=message, restarting=False, generation=generation)
         return kernel, message
     await events.notify(kernel.id, "died", message=message, restarting=True, generation=generation)
@@ -298,14 +433,24 @@ async def recover_kernel(kernel_id, generation: int) -> tuple[Kernel | None, str
 
 
 async def shutdown_kernel(kernel: Kernel) -> None:
-    """Stop the kernel, close its connections (``dead``, close code 4410) and delete it and its sessions."""
+    """Stop the kernel, close its connections (``dead``, close code 4410) and delete it and its sessions.
+
+    Its GPUs are released once its process is gone (a kernel that could not be shut down keeps them, since
+    it may still use them); a waiting kernel just leaves the queue.
+    """
     kernel.status = KernelStatus.TERMINATING
     await kernel.asave(update_fields=["status"])
+    # What was recorded once it was ``terminating``: a start from the queue that finishes later sees it and
+    # stops its own process; one that finished before has recorded how to reach it (read it now).
+    recorded = await Kernel.objects.filter(pk=kernel.pk).values("connection_info", "backend_state").afirst()
+    if recorded is not None:
+        kernel.connection_info, kernel.backend_state = recorded["connection_info"], recorded["backend_state"]
     await events.notify(kernel.id, "shutdown")
     for bridge in replay.detached_bridges(kernel.id):  # nobody is connected to these: close them here
         await bridge.close()
     try:
-        await _backend_for(kernel.backend).shutdown(kernel)
+        if kernel.connection_info or kernel.backend_state:  # (a waiting kernel has no process yet)
+            await _backend_for(kernel.backend).shutdown(kernel)
     except Exception as exc:
         logger.exception("Kernel %s could not be shut down.", kernel.id)
         kernel.status = KernelStatus.DEAD
@@ -315,6 +460,7 @@ async def shutdown_kernel(kernel: Kernel) -> None:
         raise BackendUnavailable(kernel.reason) from exc
     await signals.send_robust(signals.kernel_shutdown, sender=Kernel, kernel=kernel)
     await kernel.adelete()
+    await _free(kernel)
 
 
 # -- sessions ------------------------------------------------------------------------------------------------
@@ -322,24 +468,31 @@ async def shutdown_kernel(kernel: Kernel) -> None:
 
 @sync_to_async
 def list_sessions(user) -> list[KernelSession]:
-    return list(get_adapter().get_session_queryset(user).select_related("kernel"))
+    sessions = list(get_adapter().get_session_queryset(user).select_related("kernel"))
+    _annotate_positions([session.kernel for session in sessions])
+    return sessions
 
 
 @sync_to_async
 def get_session(user, session_id) -> KernelSession:
     session_id = _as_uuid(session_id, SessionNotFound)
     try:
-        return get_adapter().get_session_queryset(user).select_related("kernel").get(pk=session_id)
+        session = get_adapter().get_session_queryset(user).select_related("kernel").get(pk=session_id)
     except KernelSession.DoesNotExist:
         raise SessionNotFound() from None
+    _annotate_positions([session.kernel])
+    return session
 
 
 @sync_to_async
 def _session_at(user, path: str) -> KernelSession | None:
-    return get_adapter().get_session_queryset(user).select_related("kernel").filter(path=path).first()
+    session = get_adapter().get_session_queryset(user).select_related("kernel").filter(path=path).first()
+    if session is not None:
+        _annotate_positions([session.kernel])
+    return session
 
 
-async def _kernel_for_session(user, kernel_id, kernel_name) -> tuple[Kernel, bool]:
+async def _kernel_for_session(user, kernel_id, kernel_name, path: str) -> tuple[Kernel, bool]:
     """An existing kernel of the user's (by id) or a new one (by name); the flag says it is new."""
     if kernel_id:
         try:
@@ -347,7 +500,7 @@ async def _kernel_for_session(user, kernel_id, kernel_name) -> tuple[Kernel, boo
         except KernelNotFound:
             raise BadRequest(_("No such kernel: %(id)s") % {"id": kernel_id}) from None
     try:
-        return await start_kernel(user, kernel_name), True
+        return await start_kernel(user, kernel_name, path=path), True
     except NoSuchKernelSpec as exc:
         raise BadRequest(exc.detail, code=exc.code) from None
 
@@ -363,7 +516,7 @@ async def create_session(user, *, path: str, name: str, type: str, kernel_id=Non
     existing = await _session_at(user, path)
     if existing is not None:
         return existing, False
-    kernel, new = await _kernel_for_session(user, kernel_id, kernel_name)
+    kernel, new = await _kernel_for_session(user, kernel_id, kernel_name, path)
     try:
         session = await _insert_session(user, kernel, path, name, type)
     except IntegrityError:
@@ -404,7 +557,7 @@ async def update_session(user, session: KernelSession, changes: dict) -> KernelS
     old_kernel, started = session.kernel, False
     if kernel_change and (kernel_change.get("id") or kernel_change.get("name")):
         session.kernel, started = await _kernel_for_session(
-            user, kernel_change.get("id"), kernel_change.get("name")
+            user, kernel_change.get("id"), kernel_change.get("name"), changes.get("path", session.path)
         )
     for field in ("path", "name", "type"):
         if field in changes:

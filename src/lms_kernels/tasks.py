@@ -14,6 +14,7 @@ from background_task.models import Task
 
 from .conf import app_settings
 from .culling import cull_kernels
+from .queue import process_queue
 from .reconcile import reconcile_kernels
 
 __all__ = ["CULL_TASK_NAME", "cull_kernels_task", "schedule_culling"]
@@ -25,6 +26,7 @@ CULL_TASK_NAME = "lms_kernels.cull_kernels"
 def cull_kernels_task():
     reconcile_kernels()  # orphan containers removed, lost kernels recovered (lms_kernels.reconcile)
     cull_kernels()
+    process_queue()  # overdue waits end, missed wake-ups of the queue are caught (lms_kernels.queue)
 
 
 def schedule_culling() -> bool:

@@ -6,6 +6,14 @@ A backend does no database work. The service layer (:mod:`lms_kernels.services`)
 id or a remote kernel id). Every later call gets the row back, possibly in another worker or after a
 restart of this one, so a backend must need nothing but those two fields to find its kernel again.
 
+**GPUs.** The service allocates GPUs before it calls :meth:`~KernelBackend.start` (backends do no GPU
+bookkeeping of their own; see :mod:`lms_kernels.capacity`): ``kernel.gpu_devices`` is the list of device ids
+(strings from the backend's ``CAPACITY["GPUS"]`` setting, e.g. ``["0", "2"]``; ``[]`` for none) the kernel
+may use, the same in :meth:`~KernelBackend.start` and :meth:`~KernelBackend.restart` (a restart keeps its
+GPUs) and in every worker (it is a field of the row). Give the kernel exactly those devices and no others:
+the Docker backend passes them as a device request with explicit ``device_ids``, the local backend as
+``CUDA_VISIBLE_DEVICES``. The allocation is released after :meth:`~KernelBackend.shutdown` returns.
+
 The three backends of the design map onto it naturally:
 
 ``local``

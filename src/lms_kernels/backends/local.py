@@ -28,6 +28,11 @@ Options (``LMS_KERNELS["BACKENDS"][alias]["OPTIONS"]``):
     ``lms_kernels`` inside it).
 ``cwd``
     The kernels' working directory; by default each kernel gets its own, removed when it shuts down.
+
+GPUs: on a backend with a GPU inventory (``CAPACITY["GPUS"]``), a kernel's ``CUDA_VISIBLE_DEVICES`` is the
+devices the service allocated to it (``kernel.gpu_devices``), empty for a kernel without GPUs, so CUDA
+programs see exactly their share. Nothing stops code from changing it: it is a courtesy on a trusted host,
+not isolation (use the Docker backend for that).
 """
 
 from __future__ import annotations
@@ -127,12 +132,16 @@ class LocalBackend(KernelBackend):
         argv = self.options["argv"] or [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         return [part.replace("{connection_file}", str(connection_file)) for part in argv]
 
-    def _env(self, environment: KernelEnvironment) -> dict[str, str]:
+    def _env(self, kernel: Kernel, environment: KernelEnvironment) -> dict[str, str]:
+        from ..capacity import capacity_of
+
         env = {name: os.environ[name] for name in self.options["inherit_env"] if name in os.environ}
         env.update(self.options["env"])
         extra = (environment.backend_options or {}).get("env", {})
         if isinstance(extra, dict):
             env.update({str(k): str(v) for k, v in extra.items()})
+        if capacity_of(self.alias).gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(kernel.gpu_devices or [])
         return env
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -182,7 +191,7 @@ class LocalBackend(KernelBackend):
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=self._env(environment),
+                env=self._env(kernel, environment),
                 independent=True,
                 cwd=str(workdir),
             )

@@ -10,12 +10,23 @@ __all__ = ["shutdown_all_kernels"]
 
 
 async def shutdown_all_kernels() -> int:
-    """Shut down every kernel in the database through its backend; returns how many there were."""
+    """Shut down every kernel in the database through its backend; returns how many there were.
+
+    Kernels the queue starts meanwhile (each shutdown frees capacity) are waited for and shut down too.
+    """
     from ..models import Kernel
+    from ..queue import drain
     from ..services import shutdown_kernel
 
-    kernels = await sync_to_async(list)(Kernel.objects.select_related("environment"))
-    for kernel in kernels:
-        with contextlib.suppress(Exception):  # best effort: the next kernel must still be stopped
-            await shutdown_kernel(kernel)
-    return len(kernels)
+    count = 0
+    for _round in range(10):
+        await drain()
+        kernels = await sync_to_async(list)(Kernel.objects.select_related("environment"))
+        if not kernels:
+            break
+        count += len(kernels)
+        for kernel in kernels:
+            with contextlib.suppress(Exception):  # best effort: the next kernel must still be stopped
+                await shutdown_kernel(kernel)
+    await drain()
+    return count
