@@ -21,10 +21,17 @@ Life of a connection:
 6. When the WebSocket goes away while the kernel lives on, the bridge is *detached* (:mod:`.replay`): it
    keeps listening and buffers what arrives, for the next WebSocket of the kernel to adopt.
 
+A kernel that waits in the queue (:mod:`lms_kernels.capacity`) has no process yet: the bridge starts in
+*waiting* mode (the methods under "waiting in the queue"). It opens no channels; it sends status
+``starting`` and a ``queued`` notice with the connection's place (``{"notice": "queued", "position": N}``)
+whenever the place changes (``queue`` events, and a poll every ``WATCH_INTERVAL``); client messages wait as
+they do during start-up. When the kernel runs (``started``) it sends a ``dequeued`` notice and carries on as
+a fresh connection; when the wait times out, a ``queue_timeout`` notice, status ``dead`` and close code 4503.
+
 Server notices (output cap, culling, a dead kernel) are ``stream`` messages on stderr, so every Jupyter
 client shows them; their ``metadata["lms_kernels"]`` says what they are (``{"notice": "output_cap"}``,
-``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``, ``"invalid_message"``) for clients that
-want to show more.
+``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``, ``"invalid_message"``,
+``"queued"``, ``"dequeued"``, ``"queue_timeout"``) for clients that want to show more.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from ..exceptions import (
     KernelServiceError,
     KernelStartFailed,
     MessageTooLarge,
+    QueueTimeout,
     TooManyInvalidMessages,
 )
 from . import replay
@@ -101,7 +109,9 @@ class KernelBridge:
         self._send_frame: SendFrame | None = send_frame
         self._close_socket: CloseSocket | None = close_socket
         self._server_session = uuid.uuid4().hex
-        self.channels = backend.open_channels(kernel, identity=f"lms-{uuid.uuid4().hex}".encode())
+        # None while the kernel waits in the queue (see "waiting in the queue").
+        self.channels = None if _waits(kernel) else backend.open_channels(kernel, identity=_identity())
+        self._queue_position: int | None = None
         self.generation = kernel.generation
         self.ready = asyncio.Event()
         self._iopub_seen = asyncio.Event()
@@ -141,6 +151,9 @@ class KernelBridge:
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     async def open(self) -> None:
+        if self.channels is None:
+            await self._open_waiting()
+            return
         self.channels.connect()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
@@ -166,7 +179,8 @@ class KernelBridge:
             if task is not None and task is not current:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        self.channels.close()
+        if self.channels is not None:
+            self.channels.close()
         self._queued.clear()
         self._buffer = None
         await recorder.flush(self.kernel_id)
@@ -202,8 +216,8 @@ class KernelBridge:
         """The WebSocket went away: keep listening into a replay buffer, or close if nothing is to be kept."""
         if self._closed:
             return
-        if not app_settings.REPLAY_BUFFER_SIZE or not app_settings.REPLAY_TIMEOUT:
-            await self.close()
+        if self.channels is None or not app_settings.REPLAY_BUFFER_SIZE or not app_settings.REPLAY_TIMEOUT:
+            await self.close()  # (a waiting kernel has nothing to keep yet)
             return
         self._send_frame = self._close_socket = None
         self._buffer = replay.ReplayBuffer(app_settings.REPLAY_BUFFER_SIZE)
@@ -298,6 +312,9 @@ class KernelBridge:
         while not self._closed:
             await asyncio.sleep(interval)
             try:
+                if self.channels is None:
+                    await self._check_queue()
+                    continue
                 nudging = self._nudge_task is not None and not self._nudge_task.done()
                 if not nudging and not await self._backend.is_alive(self._kernel):
                     await self._kernel_gone()
@@ -508,6 +525,8 @@ class KernelBridge:
                 await self._refuse(BadFrame(_("The kernel is not ready yet."), header=message.header))
                 return
             self._queued.append(message)
+            if self.channels is None:
+                await self._request_while_waiting(message)
             return
         await self._to_kernel(message)
 
@@ -603,7 +622,9 @@ class KernelBridge:
         kind = event.get("event")
         if self._closed:
             return
-        if kind == "restarting":
+        if kind in _QUEUE_EVENTS:
+            await self._on_queue_event(event)
+        elif kind == "restarting":
             self.ready.clear()
             self._iopub_seen.clear()
             await self._send_status("restarting")
@@ -668,6 +689,107 @@ class KernelBridge:
         self.channels.connect()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
+
+    # -- waiting in the queue ------------------------------------------------------------------------------
+
+    async def _open_waiting(self) -> None:
+        """Open on a kernel that waits for capacity: no channels until it runs (see the module docstring)."""
+        self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+        await self._count_connection(+1)
+        await self._send_status("starting")
+        await self._check_queue()
+
+    async def _check_queue(self) -> None:
+        """Look at the kernel's row: tell the client its place, or follow the kernel out of the queue."""
+        from ..capacity import timeout_message
+        from ..queue import poll
+
+        kernel, position, timed_out = await poll(self.kernel_id)
+        if self.channels is not None or self._closed:
+            return
+        if kernel is None:
+            await self.on_event({"event": "shutdown"})
+        elif kernel.status == "queued":
+            await self._queue_notice(position)
+        elif kernel.status == "running":
+            await self._leave_queue(kernel)
+        elif kernel.status == "dead":
+            if timed_out or kernel.reason == timeout_message(kernel.environment):
+                await self._queue_timed_out(kernel.reason)
+            else:
+                await self.on_event({"event": "dead", "reason": kernel.reason})
+        # "starting": admitted, its process is being started; "started" follows (or the next poll sees it).
+
+    async def _on_queue_event(self, event: dict) -> None:
+        if self.channels is not None:
+            return  # not waiting (any more)
+        kind = event["event"]
+        if kind == "queue":
+            await self._queue_notice(event.get("position"))
+        elif kind == "started":
+            await self._check_queue()
+        elif kind == "queue_timeout":
+            await self._queue_timed_out(event.get("message"))
+
+    def _waiting_parent(self) -> dict:
+        """The first request the client sent meanwhile (notices show under its cell), else none."""
+        for message in self._queued:
+            if message.header.get("msg_type") == "execute_request":
+                return message.header
+        return {}
+
+    async def _queue_notice(self, position: int | None, *, again: bool = False) -> None:
+        if position is None or (position == self._queue_position and not again):
+            return
+        self._queue_position = position
+        if self._kernel.environment.gpus:
+            text = _("Waiting for a GPU: you are number %(position)d in the queue.\n")
+        else:
+            text = _("Waiting for room for your kernel: you are number %(position)d in the queue.\n")
+        await self._send_notice(
+            text % {"position": position}, "queued", parent=self._waiting_parent(), position=position
+        )
+
+    async def _request_while_waiting(self, message: ClientMessage) -> None:
+        """The first execution asked for while waiting hears the place too, under its cell."""
+        first = self._waiting_parent()
+        if first and first.get("msg_id") == message.header.get("msg_id"):
+            await self._queue_notice(self._queue_position, again=True)
+
+    async def _leave_queue(self, kernel) -> None:
+        """The kernel runs now: connect to it and carry on like a new connection (nudge, then forward)."""
+        self._kernel, self.generation = kernel, kernel.generation
+        self._execution_state = kernel.execution_state
+        parent = self._waiting_parent()
+        try:
+            self.channels = self._backend.open_channels(kernel, identity=_identity())
+            self.channels.connect()
+        except KernelServiceError as error:
+            await self._send_status("dead")
+            await self._close_with(error)
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
+        self._start_nudging()
+        await self._send_notice(_("Your kernel is starting.\n"), "dequeued", parent=parent)
+
+    async def _queue_timed_out(self, message: str | None) -> None:
+        error = QueueTimeout(message or None)
+        await self._send_notice(error.detail + "\n", "queue_timeout", parent=self._waiting_parent())
+        await self._send_status("dead")
+        await self._close_with(error)
+
+
+_QUEUE_EVENTS = frozenset({"queue", "started", "queue_timeout"})
+
+
+def _waits(kernel) -> bool:
+    """Whether the kernel has no process to connect to yet: queued, or admitted and still being started."""
+    return kernel.status in ("queued", "starting")
+
+
+def _identity() -> bytes:
+    return f"lms-{uuid.uuid4().hex}".encode()
 
 
 def _loads(raw: bytes) -> dict:
