@@ -1,19 +1,22 @@
-"""Admin for kernel environments, kernels, sessions and API tokens.
+"""Admin for kernel environments, kernels, sessions, GPU allocations and usage, and API tokens.
 
 Kernels get actions to interrupt, restart and shut down; the connection info (ports, HMAC key) is never
-shown, and only a token's prefix is.
+shown, and only a token's prefix is. GPU usage records are read-only, with GPU-seconds per user and per group
+of what the list shows (filters and search apply) above the list.
 """
 
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import accounting, services
 from .exceptions import KernelServiceError
-from .models import Kernel, KernelApiToken, KernelEnvironment, KernelSession
+from .models import GpuAllocation, GpuUsage, Kernel, KernelApiToken, KernelEnvironment, KernelSession
 
 
 @admin.register(KernelEnvironment)
@@ -100,6 +103,7 @@ class KernelAdmin(admin.ModelAdmin):
         "status",
         "execution_state",
         "backend",
+        "group",
         "connections",
         "last_activity",
         "created",
@@ -116,6 +120,9 @@ class KernelAdmin(admin.ModelAdmin):
         "execution_state",
         "reason",
         "backend",
+        "group",
+        "gpu_devices",
+        "queued_at",
         "connections",
         "created",
         "last_activity",
@@ -167,3 +174,109 @@ class KernelApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are issued by `manage.py lms_kernels_token`, which shows them once
+
+
+@admin.register(GpuAllocation)
+class GpuAllocationAdmin(admin.ModelAdmin):
+    """The GPUs held now (read-only: the service allocates and releases them)."""
+
+    list_display = ["backend", "device", "slot", "kernel", "owner", "allocated_at"]
+    list_filter = ["backend", "device"]
+    list_select_related = ["kernel__owner"]
+    readonly_fields = ["backend", "device", "slot", "kernel", "allocated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # shut the kernel down instead: its process would keep using the GPU
+
+    @admin.display(description=_("owner"))
+    def owner(self, obj):
+        return obj.kernel.owner
+
+
+class RunningFilter(admin.SimpleListFilter):
+    title = _("running")
+    parameter_name = "running"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("GPU held now")), ("no", _("released"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(ended__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(ended__isnull=False)
+        return queryset
+
+
+@admin.register(GpuUsage)
+class GpuUsageAdmin(admin.ModelAdmin):
+    """GPU-seconds: one row per kernel and GPU; the totals above the list follow its filters."""
+
+    change_list_template = "admin/lms_kernels/gpuusage/change_list.html"
+    list_display = ["started", "owner", "group", "environment", "device", "backend", "ended", "gpu_seconds"]
+    list_filter = [RunningFilter, "group", "environment", "backend", "device"]
+    search_fields = ["owner__username", "group", "kernel_id"]
+    date_hierarchy = "started"
+    list_select_related = ["owner"]
+    readonly_fields = [
+        "kernel_id",
+        "owner",
+        "group",
+        "environment",
+        "backend",
+        "device",
+        "started",
+        "ended",
+        "seconds",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounting records
+
+    @admin.display(description=_("GPU-seconds"))
+    def gpu_seconds(self, obj):
+        return f"{obj.seconds_until(timezone.now()):.0f}"
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if not context or "cl" not in context:
+            return response  # a redirect, or an error page
+        records = context["cl"].queryset
+        now = timezone.now()
+        by_owner = accounting.shares(records, "owner", now, limit=50)
+        names = {
+            user.pk: user
+            for user in get_user_model()._default_manager.filter(pk__in=[s.key for s in by_owner])
+        }
+        total = accounting.totals(records, now)
+        context["gpu_usage_summary"] = {
+            "hours": _hours(total.seconds),
+            "records": total.records,
+            "running": total.running,
+            "by_user": [
+                {"user": names.get(share.key), "hours": _hours(share.seconds), "records": share.records}
+                for share in by_owner
+            ],
+            "by_group": [
+                {"group": share.key, "hours": _hours(share.seconds), "records": share.records}
+                for share in accounting.shares(records, "group", now, limit=50)
+            ],
+        }
+        return response
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f}"

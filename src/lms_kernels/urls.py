@@ -23,5 +23,6 @@ urlpatterns = [
     path(f"{_KERNEL}/restart", views.KernelActionView.as_view(action="restart"), name="kernel-restart"),
     path("api/sessions", views.SessionListView.as_view(), name="session-list"),
     path(_SESSION, views.SessionDetailView.as_view(), name="session-detail"),
+    path("api/gpu-usage", views.GpuUsageView.as_view(), name="gpu-usage"),
     re_path(r"^api/.*$", views.api_not_found, name="api-not-found"),
 ]
