@@ -358,6 +358,7 @@ def requeue(kernel: Kernel) -> tuple[Kernel, list[Kernel]]:
             row = Kernel.objects.select_related("environment").get(pk=kernel.pk)
             if not moved:
                 return row, []
+            release(row.pk)  # what a kernel that could not be shut down kept: its restart stops it first
             return _join_queue(row, row.environment, now)
 
     return _retrying(decide)

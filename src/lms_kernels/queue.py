@@ -18,6 +18,7 @@ happen:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -84,7 +85,9 @@ def wake_soon(alias: str) -> None:
         return
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running():
-        loop.call_soon_threadsafe(wake, alias)
+        # In a context of its own: this thread's (asgiref's "inside sync_to_async") would make the dispatch's
+        # own database calls wait for this thread, which is busy.
+        loop.call_soon_threadsafe(wake, alias, context=contextvars.Context())
 
 
 async def _dispatch_until_settled(alias: str) -> None:

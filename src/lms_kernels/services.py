@@ -153,7 +153,9 @@ def _create_kernel_row(user, environment: KernelEnvironment, path: str | None) -
     if alias not in app_settings.BACKENDS:
         logger.error("Kernel environment %r names the unknown backend %r.", environment.slug, alias)
         raise BackendUnavailable()
-    group = get_adapter().get_kernel_group(user, environment, path) or ""
+    group = (get_adapter().get_kernel_group(user, environment, path) or "")[
+        : Kernel._meta.get_field("group").max_length
+    ]
     if capacity.needs_admission(alias, environment):
         capacity.check_inventory(alias, environment)
         return capacity.admit_new(user, environment, alias, group, check=_check_kernel_limit)
@@ -259,7 +261,8 @@ async def start_admitted(kernel: Kernel) -> None:
 async def _free(kernel: Kernel) -> None:
     """What every way out of a kernel's life does: release its GPUs (closing their usage records, see
     :func:`lms_kernels.capacity.release`) and let the queue move."""
-    await sync_to_async(capacity.release)(kernel.pk)
+    if capacity.capacity_of(kernel.backend).gpus or kernel.gpu_devices:
+        await sync_to_async(capacity.release)(kernel.pk)
     queue.wake(kernel.backend)
 
 

@@ -306,15 +306,23 @@ async def test_a_failed_start_releases_the_gpu(kernels, settings, gpu, user, mon
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_deleting_the_owner_stops_the_kernel_and_releases_the_gpu(kernels, settings, gpu, user):
+async def test_deleting_the_owner_stops_the_kernel_and_releases_the_gpu(
+    kernels, settings, gpu, user, other_user
+):
     set_capacity(settings, GPUS=["0"])
     client = await logged_in_client(user)
     kernel = await start_kernel(client, "gpu")
+    waiting = await services.start_kernel(other_user, "gpu")
     pid = (await Kernel.objects.aget(pk=kernel["id"])).backend_state["pid"]
-    await sync_to_async(user.delete)()
+    await sync_to_async(user.delete)()  # as the admin does (synchronous code under an event loop)
     await assert_released(kernel["id"])
     usage = await GpuUsage.objects.aget(kernel_id=kernel["id"])
     assert usage.owner_id is None  # the record stays for the group's totals
+
+    async def next_one_runs():
+        return await Kernel.objects.filter(pk=waiting.pk, status="running").aexists()
+
+    await wait_for(next_one_runs)  # the queue moved once the deletion was committed
 
     async def gone():
         try:

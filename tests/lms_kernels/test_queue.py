@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.utils import timezone
 
 from lms_kernels import capacity, services
@@ -239,6 +239,22 @@ async def test_a_kernel_shut_down_while_it_starts_from_the_queue_leaves_nothing_
     await drain()
     assert not await Kernel.objects.aexists()
     assert await sync_to_async(capacity.queue_positions)("local") == {}
+
+
+def test_the_culling_task_frees_the_gpu_and_starts_the_next_kernel_in_one_run(kernels, settings, gpu):
+    """The task runs without an event loop of its own: culling frees, then the queue is dispatched."""
+    from lms_kernels.tasks import cull_kernels_task
+
+    set_capacity(settings, GPUS=["0"])
+    update_settings(settings, CULL_IDLE_TIMEOUT=60)
+    first, second = make_users(2)
+    holder = async_to_sync(services.start_kernel)(first, "gpu")
+    waiting = async_to_sync(services.start_kernel)(second, "gpu")
+    Kernel.objects.filter(pk=holder.pk).update(last_activity=timezone.now() - timedelta(seconds=120))
+    cull_kernels_task.now()
+    assert not Kernel.objects.filter(pk=holder.pk).exists()
+    row = Kernel.objects.get(pk=waiting.pk)
+    assert row.status == "running" and row.gpu_devices == ["0"] and row.backend_state["pid"]
 
 
 async def _status_in(kernel_id, statuses) -> bool:
