@@ -2,8 +2,10 @@
 
 Each connection joins its kernel's group (:func:`group_name`); the service sends ``restarting``,
 ``restarted`` (with the new ``generation``), ``died`` (with a ``message``, and whether it is ``restarting``),
-``culled`` (with the ``reason`` and a ``message``), ``shutdown`` and ``dead`` to it, and each connection tells
-its client (a ``status`` message, a notice, a close code). With the in-memory layer this reaches one process; with Redis, all of them.
+``culled`` (with the ``reason`` and a ``message``), ``shutdown`` and ``dead`` to it, and for a kernel that waits
+in the queue ``queue`` (with its new ``position``), ``started`` (its process runs: sent on every start) and
+``queue_timeout`` (with a ``message``); each connection tells its client (a ``status`` message, a notice, a
+close code). With the in-memory layer this reaches one process; with Redis, all of them.
 """
 
 from __future__ import annotations
