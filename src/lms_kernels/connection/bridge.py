@@ -792,9 +792,9 @@ def _identity() -> bytes:
     return f"lms-{uuid.uuid4().hex}".encode()
 
 
-def _loads(raw: bytes) -> dict:
+def _loads(raw: bytes | memoryview) -> dict:
     try:
-        value = json.loads(raw)
+        value = json.loads(bytes(raw) if isinstance(raw, memoryview) else raw)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
