@@ -57,6 +57,13 @@ class ActivityRecorder:
             await asyncio.sleep(app_settings.ACTIVITY_SAVE_INTERVAL)
             await self.flush()
 
+    async def drain(self) -> None:
+        """Wait until everything recorded so far in this loop is saved (tests, orderly shutdown)."""
+        await self.flush()
+        task = self._task
+        if task is not None and not task.done() and self._loop is asyncio.get_running_loop():
+            await asyncio.shield(task)
+
     async def flush(self, kernel_id: uuid.UUID | None = None) -> None:
         if kernel_id is None:
             items, self._pending = self._pending, {}

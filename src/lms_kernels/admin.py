@@ -1,4 +1,4 @@
-"""Admin for kernel environments, kernels, sessions, GPU allocations and usage, and API tokens.
+"""Admin for kernel environments, kernels, sessions, GPU allocations and usage, warm pools, and API tokens.
 
 Kernels get actions to interrupt, restart and shut down; the connection info (ports, HMAC key) is never
 shown, and only a token's prefix is. GPU usage records are read-only, with GPU-seconds per user and per group
@@ -16,7 +16,15 @@ from django.utils.translation import ngettext
 
 from . import accounting, services
 from .exceptions import KernelServiceError
-from .models import GpuAllocation, GpuUsage, Kernel, KernelApiToken, KernelEnvironment, KernelSession
+from .models import (
+    GpuAllocation,
+    GpuUsage,
+    Kernel,
+    KernelApiToken,
+    KernelEnvironment,
+    KernelSession,
+    WarmKernel,
+)
 
 
 @admin.register(KernelEnvironment)
@@ -197,6 +205,25 @@ class GpuAllocationAdmin(admin.ModelAdmin):
     @admin.display(description=_("owner"))
     def owner(self, obj):
         return obj.kernel.owner
+
+
+@admin.register(WarmKernel)
+class WarmKernelAdmin(admin.ModelAdmin):
+    """The kernels of warm pools (read-only: ``manage.py lms_kernels_pool`` fills and drains them)."""
+
+    list_display = ["id", "environment", "backend", "ready", "image_id", "created"]
+    list_filter = ["backend", "ready", "environment"]
+    list_select_related = ["environment"]
+    readonly_fields = ["id", "environment", "backend", "ready", "image_id", "created"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # drain the pool instead: its container would be left running
 
 
 class RunningFilter(admin.SimpleListFilter):

@@ -10,6 +10,8 @@
                      tcp transport with the network policy ``none`` (``check --database default``)
 ``E106``             an active environment needs more GPUs than its backend's ``CAPACITY["GPUS"]`` lists
                      (``check --database default``)
+``E107``             an active environment's warm pool size is invalid, set for an environment with GPUs, or
+                     set on a backend that keeps no pools (``check --database default``)
 ``W101``             the local backend serves kernels with ``DEBUG`` off (``check --deploy``)
 ``W102``             ``lms_kernels.urls`` is not included under ``URL_PREFIX``
 ``W103``             idle culling is on but django-background-tasks is not installed to run it
@@ -262,6 +264,37 @@ def gpu_inventory_check(app_configs=None, databases=None, **kwargs):
                     hint="List the host's GPU device ids in the backend's CAPACITY, or lower the environment's GPUs.",
                     obj=env,
                     id="lms_kernels.E106",
+                )
+            )
+    return errors
+
+
+@checks.register(checks.Tags.database)
+def pools_check(app_configs=None, databases=None, **kwargs):
+    """Runs with ``check --database default``: environments whose ``pool_size`` cannot be honoured."""
+    from django.db import DatabaseError
+
+    from .models import KernelEnvironment
+    from .pools import pool_problems
+
+    if not databases or not _settings_are_valid():
+        return []
+    try:
+        environments = list(KernelEnvironment.objects.active())
+    except DatabaseError:
+        return []  # not migrated yet
+    errors = []
+    for env in environments:
+        if "pool_size" not in (env.backend_options or {}):
+            continue
+        for problem in pool_problems(env):
+            errors.append(
+                checks.Error(
+                    f"Kernel environment {env.slug!r} cannot have the warm pool it asks for: {problem}.",
+                    hint="Change the environment's backend options in the admin (see the operators' Docker "
+                    "page, 'Warm pools').",
+                    obj=env,
+                    id="lms_kernels.E107",
                 )
             )
     return errors

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from . import capacity, events, queue, signals
+from . import capacity, events, pools, queue, signals
 from .adapters import get_adapter
 from .backends import get_backend
 from .conf import app_settings
@@ -276,9 +276,13 @@ def _annotate_positions(kernels) -> None:
 async def _start_shielded(backend, kernel: Kernel, environment: KernelEnvironment, *, restart: bool = False):
     """``backend.start`` (or ``restart``), finished even when the request is cancelled (the client went
     away): a kernel launched for a request that no longer exists is shut down instead of left running
-    unrecorded."""
-    launch = backend.restart if restart else backend.start
-    task = asyncio.ensure_future(launch(kernel, environment))
+    unrecorded. A first start is served from the environment's warm pool when it has one
+    (:func:`lms_kernels.pools.start_or_claim`)."""
+    if restart:
+        launch = backend.restart(kernel, environment)
+    else:
+        launch = pools.start_or_claim(backend, kernel, environment)
+    task = asyncio.ensure_future(launch)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:

@@ -1,4 +1,5 @@
-"""Background tasks of lms_kernels (django-background-tasks): the repeating culler (which reconciles first).
+"""Background tasks of lms_kernels (django-background-tasks): the repeating culler (which reconciles first, and
+moves the queue and fills the warm pools after culling).
 
 :func:`schedule_culling` makes sure exactly one repeating culling task exists; it runs after ``migrate``
 (connected in :class:`~lms_kernels.apps.LmsKernelsConfig`) whenever ``background_task`` is installed, so a
@@ -14,6 +15,7 @@ from background_task.models import Task
 
 from .conf import app_settings
 from .culling import cull_kernels
+from .pools import fill as fill_pools
 from .queue import process_queue
 from .reconcile import reconcile_kernels
 
@@ -27,6 +29,7 @@ def cull_kernels_task():
     reconcile_kernels()  # orphan containers removed, lost kernels recovered (lms_kernels.reconcile)
     cull_kernels()
     process_queue()  # overdue waits end, missed wake-ups of the queue are caught (lms_kernels.queue)
+    fill_pools()  # warm pools back to size; stale, dead and left-over pooled kernels removed (lms_kernels.pools)
 
 
 def schedule_culling() -> bool:

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from lms_kernels import signals
+from lms_kernels.activity import recorder
 from lms_kernels.culling import acull_kernels
 from lms_kernels.models import Kernel, KernelEnvironment
 from lms_kernels.testing import notice
@@ -39,6 +40,7 @@ async def test_connected_clients_are_warned_then_told_when_an_idle_kernel_is_cul
         warning, _ = await ws.receive_until(lambda m: notice(m) == "cull_warning", timeout=10)
         assert warning["metadata"]["lms_kernels"]["reason"] == "idle"
         assert "idle" in warning["content"]["text"]
+        await recorder.drain()
         result = await acull_kernels(later(5))
         assert [(c.kernel_id, c.reason) for c in result] == [(kernel["id"], "idle")]
         told, _ = await ws.receive_until(lambda m: notice(m) == "culled")
@@ -56,6 +58,7 @@ async def test_activity_postpones_the_warning_and_culling(kernels, user, setting
     kernel = await start_kernel(client)
     async with kernel_socket(client, kernel["id"]) as ws:
         await ws.execute("1")
+        await recorder.drain()  # the idle state and the activity are saved on another task
         assert await acull_kernels(later(30)) == []  # idle for 30 s: not yet
         assert [c.reason for c in await acull_kernels(later(61))] == ["idle"]
         assert await ws.receive_close() == 4410
@@ -181,6 +184,7 @@ async def test_a_kernel_that_finished_unseen_is_probed_and_culled_as_idle(kernel
     kernel = await start_kernel(client)
     async with kernel_socket(client, kernel["id"]) as ws:
         await ws.execute("1")
+    await recorder.drain()
     await Kernel.objects.filter(pk=kernel["id"]).aupdate(execution_state="busy")
     assert [c.reason for c in await acull_kernels(later(11))] == ["idle"]
 

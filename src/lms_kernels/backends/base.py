@@ -14,6 +14,25 @@ GPUs) and in every worker (it is a field of the row). Give the kernel exactly th
 the Docker backend passes them as a device request with explicit ``device_ids``, the local backend as
 ``CUDA_VISIBLE_DEVICES``. The allocation is released after :meth:`~KernelBackend.shutdown` returns.
 
+**Warm pools** (optional; see :mod:`lms_kernels.pools`). A backend that sets :attr:`KernelBackend.supports_pools`
+can start kernels ahead of time that belong to nobody, which the service hands to learners on request. The
+pool module does the database work (a :class:`~lms_kernels.models.WarmKernel` row per pooled kernel, claimed
+atomically); the backend only runs kernels:
+
+* :meth:`~KernelBackend.start_pooled` starts one for ``warm`` (a ``WarmKernel`` row, inserted before the
+  call: its ``id`` names the kernel, as a kernel's id does in :meth:`~KernelBackend.start`). The kernel must
+  be exactly what :meth:`~KernelBackend.start` would make (same limits, same hardening), reachable by nobody
+  until handed out, with a key of its own, and must say nothing about a user (no owner anywhere).
+* :meth:`~KernelBackend.adopt_pooled` says what the claiming kernel's row records (by default the pooled
+  kernel's own connection info and state, and ``pool_id``). It runs inside the claim's transaction: no I/O.
+* :meth:`~KernelBackend.discard_pooled` removes a pooled kernel nobody claimed (drained, stale or dead).
+* :meth:`~KernelBackend.is_alive` and :meth:`~KernelBackend.restart` must work for a claimed kernel whose
+  state came from the pool (a restart keeps its endpoints, as for any kernel); ``is_alive`` is also asked of
+  ``WarmKernel`` rows, which have ``connection_info`` and ``backend_state`` like a kernel.
+
+A claimed kernel cannot change what the backend recorded when it started (container labels are immutable):
+a backend that reconciles must take a kernel as in use when a kernel row *or* a pool row references it.
+
 The three backends of the design map onto it naturally:
 
 ``local``
@@ -39,7 +58,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..connection.zmq_channels import ZmqKernelChannels, control_request, kernel_request
 
 if TYPE_CHECKING:
-    from ..models import Kernel, KernelEnvironment
+    from ..models import Kernel, KernelEnvironment, WarmKernel
 
 __all__ = ["KernelBackend", "StartedKernel"]
 
@@ -64,6 +83,8 @@ class KernelBackend(abc.ABC):
 
     #: Option name -> default. ``OPTIONS`` may only use these names.
     option_defaults: ClassVar[dict[str, Any]] = {}
+    #: Whether the backend keeps warm pools (implements :meth:`start_pooled`; see the module docstring).
+    supports_pools: ClassVar[bool] = False
 
     def __init__(self, alias: str, options: Mapping[str, Any] | None = None):
         self.alias = alias
@@ -130,6 +151,22 @@ class KernelBackend(abc.ABC):
     async def interrupt(self, kernel: Kernel) -> None:
         """Interrupt the running execution. The default sends ``interrupt_request`` on control."""
         await control_request(self.get_connection_info(kernel), "interrupt_request", timeout=2.0)
+
+    # -- warm pools (only where ``supports_pools``) -------------------------------------------------------
+
+    async def start_pooled(self, warm: WarmKernel, environment: KernelEnvironment) -> StartedKernel:
+        """Start a kernel of ``environment`` for the pool, named by ``warm.id``; return once it answers."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no warm pools")
+
+    def adopt_pooled(self, kernel: Kernel, warm: WarmKernel) -> StartedKernel:
+        """What ``kernel``'s row records when it is handed the pooled ``warm`` (no I/O: it runs in the claim's
+        transaction). The default: the pooled kernel's connection info and state as they are, plus the pool
+        row's id as ``pool_id`` (for operators: where the kernel came from)."""
+        return StartedKernel(dict(warm.connection_info), {**warm.backend_state, "pool_id": str(warm.id)})
+
+    async def discard_pooled(self, warm: WarmKernel) -> None:
+        """Remove a pooled kernel that nobody claimed. The default shuts it down like a kernel."""
+        await self.shutdown(warm)  # type: ignore[arg-type] - a WarmKernel has the fields shutdown reads
 
     # -- reaching the kernel -----------------------------------------------------------------------------
 

@@ -24,8 +24,15 @@ tie the container to its kernel (:data:`~lms_kernels.internal.containers.LABELS`
 **Restarts** make a new container that binds the same endpoints (the same socket paths, or the same host
 ports), with the same key, so open connections carry on; the old container is removed first.
 
+**Warm pools** (:mod:`lms_kernels.pools`): :meth:`DockerBackend.start_pooled` starts a container exactly as
+for a kernel (the same spec, image id and hardening, a key and a directory of its own), named and labelled
+after its pool row (``lms-pool-<id>``; labels ``pool`` and ``pool-id``, no kernel id, no owner). A learner
+who claims it gets its connection info and state as they are; a later restart makes a normal kernel
+container on the same endpoints. Reconciliation keeps a container that a kernel row or a pool row references.
+
 Options: see :func:`lms_kernels.internal.containers.docker_option_defaults` and the operators' Docker page.
-An environment's ``backend_options`` may set ``argv`` and ``env`` for its kernels.
+An environment's ``backend_options`` may set ``argv`` and ``env`` for its kernels, and ``pool_size`` (read by
+:mod:`lms_kernels.pools`).
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ from ..internal.containers import (
 from .base import KernelBackend, StartedKernel
 
 if TYPE_CHECKING:
-    from ..models import Kernel, KernelEnvironment
+    from ..models import Kernel, KernelEnvironment, WarmKernel
 
 __all__ = ["DockerBackend", "ReconcileResult"]
 
@@ -85,7 +92,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ARGV = ["python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 #: Environment ``backend_options`` keys this backend reads.
-ENVIRONMENT_OPTIONS = {"argv", "env"}
+ENVIRONMENT_OPTIONS = {"argv", "env", "pool_size"}
 #: tcp transport: the container's shell writes the connection file from this variable, then forgets it.
 CONNECTION_VARIABLE = "LMS_KERNEL_CONNECTION"
 _TCP_WRAPPER = (
@@ -116,15 +123,18 @@ class _PortsTaken(KernelStartFailed):
 @dataclass
 class ReconcileResult:
     """What :meth:`DockerBackend.reconcile` found: containers removed for want of a kernel (their kernel
-    ids) and the known kernels without a running container."""
+    ids; for containers started for a pool, their pool ids in ``removed_pooled``) and the known kernels
+    without a running container."""
 
     alias: str
     removed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    removed_pooled: list[str] = field(default_factory=list)
 
 
 class DockerBackend(KernelBackend):
     option_defaults = docker_option_defaults()
+    supports_pools = True
 
     def __init__(self, alias, options=None):
         super().__init__(alias, options)
@@ -151,7 +161,7 @@ class DockerBackend(KernelBackend):
         extra = environment.backend_options or {}
         unknown = sorted(set(extra) - ENVIRONMENT_OPTIONS)
         if unknown:
-            problems.append(f"its backend options {unknown} are unknown (known: argv, env)")
+            problems.append(f"its backend options {unknown} are unknown (known: argv, env, pool_size)")
         if "argv" in extra and not (
             isinstance(extra["argv"], list)
             and extra["argv"]
@@ -291,7 +301,26 @@ class DockerBackend(KernelBackend):
         await self.shutdown(kernel, restart=True)
         return await self._launch(kernel, environment, reuse=bool(kernel.connection_info))
 
-    async def _launch(self, kernel: Kernel, environment: KernelEnvironment, *, reuse: bool) -> StartedKernel:
+    async def start_pooled(self, warm: WarmKernel, environment: KernelEnvironment) -> StartedKernel:
+        """A kernel container for the pool: as :meth:`start` makes one, named and labelled after ``warm``."""
+        return await self._launch(warm, environment, reuse=False, pooled=True)
+
+    async def discard_pooled(self, warm: WarmKernel) -> None:
+        """Remove a pooled container nobody claimed (no polite shutdown: nobody ran anything in it)."""
+        state = warm.backend_state or {}
+        if state.get("container_id"):
+            await asyncio.to_thread(self._remove_container, state["container_id"])
+        if state.get("kernel_dir"):
+            await asyncio.to_thread(remove_kernel_dir, Path(state["kernel_dir"]))
+
+    async def _launch(
+        self,
+        kernel: Kernel | WarmKernel,
+        environment: KernelEnvironment,
+        *,
+        reuse: bool,
+        pooled: bool = False,
+    ) -> StartedKernel:
         problems = self.check_environment(environment)
         if problems:
             logger.error(
@@ -313,7 +342,12 @@ class DockerBackend(KernelBackend):
         key = old_info.get("key") if reuse else None
         key = key or secrets.token_hex(32)
         base = {"key": key, "signature_scheme": "hmac-sha256", "kernel_name": environment.slug}
-        kernel_dir = self.runtime_dir / uuid.UUID(str(kernel.id)).hex
+        if reuse and old_state.get("kernel_dir"):
+            kernel_dir = Path(
+                old_state["kernel_dir"]
+            )  # the same socket paths (a kernel from the pool keeps its own)
+        else:
+            kernel_dir = self.runtime_dir / uuid.UUID(str(kernel.id)).hex
         host_ports = {}
         if transport == "ipc":
             ports = {name: number for number, name in enumerate(PORT_KEYS, start=1)}
@@ -336,12 +370,16 @@ class DockerBackend(KernelBackend):
                 host_ports = dict(old_state.get("host_ports") or {})
         # Explicit devices: the GPU allocator's (``kernel.gpu_devices``), else any the kernel's state names.
         gpu_ids = list(getattr(kernel, "gpu_devices", None) or old_state.get("gpu_device_ids") or []) or None
-        spec = self._container_spec(kernel, environment, image_id, inside, kernel_dir, host_ports, gpu_ids)
+        spec = self._container_spec(
+            kernel, environment, image_id, inside, kernel_dir, host_ports, gpu_ids, pooled=pooled
+        )
         try:
             container_id = await asyncio.to_thread(self._create_and_start, spec, environment)
         except _PortsTaken:
             # Another process took one of the kernel's host ports meanwhile: new ones (connections reconnect).
-            spec = self._container_spec(kernel, environment, image_id, inside, kernel_dir, {}, gpu_ids)
+            spec = self._container_spec(
+                kernel, environment, image_id, inside, kernel_dir, {}, gpu_ids, pooled=pooled
+            )
             container_id = await asyncio.to_thread(self._create_and_start, spec, environment)
         try:
             if transport == "tcp":
@@ -370,7 +408,9 @@ class DockerBackend(KernelBackend):
             state["gpu_device_ids"] = gpu_ids
         return StartedKernel(connection_info=info, state=state)
 
-    def _container_spec(self, kernel, environment, image_id, inside, kernel_dir, host_ports, gpu_ids) -> dict:
+    def _container_spec(
+        self, kernel, environment, image_id, inside, kernel_dir, host_ports, gpu_ids, *, pooled=False
+    ) -> dict:
         options, extra = self.options, environment.backend_options or {}
         work_dir, transport = options["work_dir"], options["transport"]
         env = {"HOME": work_dir, "IPYTHONDIR": f"{work_dir}/.ipython", **options["env"]}
@@ -385,21 +425,29 @@ class DockerBackend(KernelBackend):
             env[CONNECTION_VARIABLE] = json.dumps(inside)
             command = ["/bin/sh", "-c", _TCP_WRAPPER, "lms-kernel", connection_file, *command]
         tmpfs_size = options["tmpfs_size"]
+        labels = {
+            LABELS["environment"]: environment.slug,
+            LABELS["backend_alias"]: self.alias,
+            LABELS["instance"]: options["instance"],
+        }
+        if pooled:  # nobody's yet: no kernel id, no owner (the database says whose it becomes)
+            labels.update({LABELS["pool"]: environment.slug, LABELS["pool_id"]: str(kernel.id)})
+        else:
+            labels.update(
+                {
+                    LABELS["kernel_id"]: str(kernel.id),
+                    LABELS["owner_id"]: str(getattr(kernel, "owner_id", "") or ""),
+                }
+            )
         spec = {
             "image": image_id,
             "command": command,
-            "name": f"lms-kernel-{kernel.id}",
+            "name": f"lms-pool-{kernel.id}" if pooled else f"lms-kernel-{kernel.id}",
             "hostname": "lms-kernel",
             "user": f"{self.uid}:{self.gid}",
             "environment": env,
             "working_dir": work_dir,
-            "labels": {
-                LABELS["kernel_id"]: str(kernel.id),
-                LABELS["environment"]: environment.slug,
-                LABELS["owner_id"]: str(getattr(kernel, "owner_id", "") or ""),
-                LABELS["backend_alias"]: self.alias,
-                LABELS["instance"]: options["instance"],
-            },
+            "labels": labels,
             "init": True,
             "auto_remove": False,
             "cap_drop": ["ALL"],
@@ -568,43 +616,77 @@ class DockerBackend(KernelBackend):
 
     # -- reconciliation ------------------------------------------------------------------------------------
 
-    async def reconcile(self, known_kernel_ids) -> ReconcileResult:
-        """Remove this backend's containers that belong to no kernel; report kernels without a running one.
+    async def reconcile(self, known) -> ReconcileResult:
+        """Remove this backend's containers that are neither a kernel's nor a pool's; report kernels without a
+        running container.
 
-        ``known_kernel_ids``: the ids of this backend's kernel rows, or an async callable returning them.
-        It is called *after* the containers are listed: a kernel's row is created before its container, so
-        a container started meanwhile is never taken for an orphan.
+        ``known``: an async callable returning ``(kernels, pooled)``: this backend's kernel rows as
+        ``{kernel id: the container id its state records, or ""}`` and the ids of its pool rows. It is
+        called *after* the containers are listed, and rows are created before their containers, so a
+        container started meanwhile is never taken for an orphan. A container is in use when its kernel-id
+        label is a known kernel or a kernel row records its id (a kernel claimed from a pool: its labels
+        still say pool), pooled when its pool-id label is a known pool row, and an orphan otherwise.
+        (``known`` must read the pool rows before the kernel rows: a claim moves a container from the
+        first to the second in one transaction, so it is seen in one or the other.)
         """
         containers = await asyncio.to_thread(self._our_containers)
-        if callable(known_kernel_ids):
-            known_kernel_ids = await known_kernel_ids()
-        known = {str(k) for k in known_kernel_ids}
+        kernels, pooled = await known()
+        kernels = {str(k): v or "" for k, v in kernels.items()}
+        pooled = {str(p) for p in pooled}
+        in_use = {container_id for container_id in kernels.values() if container_id}
         result = ReconcileResult(self.alias)
-        for kernel_id, container_id, _running in containers:
-            if kernel_id in known:
+        running_kernels = set()
+        for entry in containers:
+            kernel_id, pool_id, container_id = entry["kernel_id"], entry["pool_id"], entry["id"]
+            if container_id in in_use or (kernel_id and kernel_id in kernels):
+                if entry["running"] and kernel_id:
+                    running_kernels.add(kernel_id)
                 continue
-            logger.warning(
-                "Removing container %s of kernel %s, which does not exist.", container_id, kernel_id
-            )
+            if pool_id and pool_id in pooled:
+                continue
+            if kernel_id:
+                logger.warning(
+                    "Removing container %s of kernel %s, which does not exist.", container_id, kernel_id
+                )
+                result.removed.append(kernel_id)
+            else:
+                logger.warning(
+                    "Removing container %s of pool entry %s, which does not exist.", container_id, pool_id
+                )
+                result.removed_pooled.append(pool_id or container_id)
             await asyncio.to_thread(self._remove_container, container_id)
-            with contextlib.suppress(ValueError):
-                await asyncio.to_thread(remove_kernel_dir, self.runtime_dir / uuid.UUID(kernel_id).hex)
-            result.removed.append(kernel_id)
-        running = {kernel_id for kernel_id, _cid, is_running in containers if is_running}
-        result.missing = sorted(known - running)
+            if entry["kernel_dir"]:
+                await asyncio.to_thread(remove_kernel_dir, entry["kernel_dir"])
+        running_ids = {entry["id"] for entry in containers if entry["running"]}
+        running_kernels |= {k for k, container_id in kernels.items() if container_id in running_ids}
+        result.missing = sorted(set(kernels) - running_kernels)
         return result
 
-    def _our_containers(self) -> list[tuple[str, str, bool]]:
+    def _our_containers(self) -> list[dict]:
+        """This backend's containers: ids, labels, whether running, and their directory under ``runtime_dir``."""
         labels = [
             f"{LABELS['backend_alias']}={self.alias}",
             f"{LABELS['instance']}={self.options['instance']}",
         ]
         with self._engine():
             listed = self._api().containers(all=True, filters={"label": labels})
-        return [
-            (entry["Labels"].get(LABELS["kernel_id"], ""), entry["Id"], entry.get("State") == "running")
-            for entry in listed
-        ]
+        found = []
+        for entry in listed:
+            kernel_dir = None
+            for mount in entry.get("Mounts") or []:
+                source = Path(mount.get("Source") or "/")
+                if mount.get("Destination") == CONTAINER_DIR and source.parent == self.runtime_dir:
+                    kernel_dir = source
+            found.append(
+                {
+                    "id": entry["Id"],
+                    "kernel_id": entry["Labels"].get(LABELS["kernel_id"], ""),
+                    "pool_id": entry["Labels"].get(LABELS["pool_id"], ""),
+                    "running": entry.get("State") == "running",
+                    "kernel_dir": kernel_dir,
+                }
+            )
+        return found
 
     # -- small engine calls (run in a thread) --------------------------------------------------------------
 

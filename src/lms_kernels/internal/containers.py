@@ -29,13 +29,18 @@ __all__ = [
     "seal_kernel_dir",
 ]
 
-#: Label name -> what it holds. Every container of the backend carries all of them.
+#: Label name -> what it holds. A kernel's container carries the first five; a container started for a warm
+#: pool carries ``environment``, ``backend_alias``, ``instance``, ``pool`` (the environment's slug) and
+#: ``pool_id`` (its :class:`~lms_kernels.models.WarmKernel` id) instead: no kernel, no owner. Labels cannot
+#: change, so once a learner claims it, only the database says whose it is.
 LABELS = {
     "kernel_id": "org.groundup-lms.kernel-id",
     "environment": "org.groundup-lms.environment",
     "owner_id": "org.groundup-lms.owner-id",
     "backend_alias": "org.groundup-lms.backend-alias",
     "instance": "org.groundup-lms.instance",
+    "pool": "org.groundup-lms.pool",
+    "pool_id": "org.groundup-lms.pool-id",
 }
 
 PORT_KEYS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")

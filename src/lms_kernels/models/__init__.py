@@ -1,8 +1,10 @@
-"""lms_kernels' models: kernel environments, kernels and their sessions, GPU allocations and usage, API tokens."""
+"""lms_kernels' models: kernel environments, kernels and their sessions, GPU allocations and usage, warm pools,
+API tokens."""
 
 from .environments import KernelEnvironment, NetworkPolicy
 from .gpus import GpuAllocation, GpuUsage
 from .kernels import ExecutionState, Kernel, KernelSession, KernelStatus
+from .pools import WarmKernel
 from .tokens import KernelApiToken
 
 __all__ = [
@@ -15,4 +17,5 @@ __all__ = [
     "KernelSession",
     "KernelStatus",
     "NetworkPolicy",
+    "WarmKernel",
 ]

@@ -6,16 +6,17 @@
   ``execute()`` code and collect its outputs;
 * :func:`notice`: which service notice (output cap, culling warning, a dead kernel...) a message is;
 * :func:`shutdown_all_kernels`: stop every kernel in the database (use it in fixture teardown, so no kernel
-  process outlives a test).
+  process outlives a test); :func:`drain_all_pools`: the same for the kernels of warm pools.
 """
 
 from .client import ConnectionClosed, ExecutionResult, KernelWebsocket, notice, websocket_application
-from .kernels import shutdown_all_kernels
+from .kernels import drain_all_pools, shutdown_all_kernels
 
 __all__ = [
     "ConnectionClosed",
     "ExecutionResult",
     "KernelWebsocket",
+    "drain_all_pools",
     "notice",
     "shutdown_all_kernels",
     "websocket_application",

@@ -6,7 +6,7 @@ import contextlib
 
 from asgiref.sync import sync_to_async
 
-__all__ = ["shutdown_all_kernels"]
+__all__ = ["drain_all_pools", "shutdown_all_kernels"]
 
 
 async def shutdown_all_kernels() -> int:
@@ -30,3 +30,11 @@ async def shutdown_all_kernels() -> int:
                 await shutdown_kernel(kernel)
     await drain()
     return count
+
+
+async def drain_all_pools() -> int:
+    """Wait for the background refills of warm pools, then remove every pooled kernel; returns how many."""
+    from ..pools import adrain, wait_for_refills
+
+    await wait_for_refills()
+    return sum(report.drained for report in await adrain())

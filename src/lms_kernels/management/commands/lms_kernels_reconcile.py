@@ -25,11 +25,15 @@ class Command(BaseCommand):
                 continue
             for kernel_id in report.removed:
                 self.stdout.write(f"{report.alias}: removed the container of unknown kernel {kernel_id}")
+            for pool_id in report.removed_pooled:
+                self.stdout.write(
+                    f"{report.alias}: removed the pooled container of unknown pool entry {pool_id}"
+                )
             for kernel_id in report.recovered:
                 self.stdout.write(f"{report.alias}: recovered kernel {kernel_id} (its container was gone)")
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{report.alias}: {len(report.removed)} orphan container(s) removed, "
+                    f"{report.alias}: {len(report.removed) + len(report.removed_pooled)} orphan container(s) removed, "
                     f"{len(report.recovered)} lost kernel(s) recovered."
                 )
             )
