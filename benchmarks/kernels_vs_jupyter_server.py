@@ -180,12 +180,14 @@ def package_versions(python, names):
     return json.loads(res.stdout)
 
 
-def ensure_bench_venv(venv: Path, project_python: str, js_version: str, profile: bool) -> str:
-    """Create or update the bench venv; returns its python. A marker file records what was installed."""
-    project = package_versions(project_python, ["jupyter_client"])
+def ensure_bench_venv(venv: Path, project_python: str, js_version: str | None, profile: bool) -> str:
+    """Create or update the bench venv; returns its python. A marker file records what was installed.
+    ``js_version`` None: the harness's requirements only (no Jupyter Server, no jupyter_client)."""
     requirements = [line.strip() for line in (HARNESS_DIR / "requirements.txt").read_text().splitlines()]
     requirements = [r for r in requirements if r and not r.startswith("#")]
-    requirements += [f"jupyter_server=={js_version}", f"jupyter_client=={project['jupyter_client']}"]
+    if js_version is not None:
+        project = package_versions(project_python, ["jupyter_client"])
+        requirements += [f"jupyter_server=={js_version}", f"jupyter_client=={project['jupyter_client']}"]
     if profile:
         requirements.append("py-spy")
     python = venv / "bin" / "python"
@@ -321,12 +323,38 @@ def start_jupyter_server(procs, label, bench_python, env, work: Path, config_dir
     return Server(label, f"http://127.0.0.1:{port}", "/api", token, proc, log_path)
 
 
-def start_ours(procs, project_python, env, work: Path, lift_limits: bool) -> Server:
+def manage_py(project_python, django_env, log_path, *args) -> str:
+    """Run the example project's ``manage.py`` with ``args``; its output is appended to ``log_path``."""
+    res = subprocess.run(
+        [project_python, "manage.py", *args],
+        cwd=EXAMPLE_PROJECT,
+        env=django_env,
+        capture_output=True,
+        text=True,
+    )
+    with open(log_path, "a") as out:
+        out.write(f"$ manage.py {' '.join(args)}\n{res.stdout}{res.stderr}\n")
+    if res.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def start_ours(
+    procs,
+    project_python,
+    env,
+    work: Path,
+    lift_limits: bool,
+    settings_module: str = SETTINGS_MODULE,
+    extra_env: dict | None = None,
+) -> Server:
+    """The example project on uvicorn (see the module docstring). The returned server's ``django_env`` is
+    the environment its ``manage.py`` commands need (``manage_py``)."""
     port = free_port()
     log_path = work / f"{OURS}.log"
     django_env = {
         **env,
-        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")])),
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -334,23 +362,13 @@ def start_ours(procs, project_python, env, work: Path, lift_limits: bool) -> Ser
         "DJANGO_SQLITE_PATH": str(work / "lms.sqlite3"),
         "DJANGO_LOG_LEVEL": "WARNING",
         "KERNELS_BENCH_LIFT_LIMITS": "1" if lift_limits else "0",
+        **(extra_env or {}),
     }
     for name in ("DATABASE_URL", "REDIS_URL"):  # the embedded shape: SQLite, in-memory channel layer
         django_env.pop(name, None)
 
     def manage(*args):
-        res = subprocess.run(
-            [project_python, "manage.py", *args],
-            cwd=EXAMPLE_PROJECT,
-            env=django_env,
-            capture_output=True,
-            text=True,
-        )
-        with open(log_path, "a") as out:
-            out.write(f"$ manage.py {' '.join(args)}\n{res.stdout}{res.stderr}\n")
-        if res.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{res.stdout}{res.stderr}")
-        return res.stdout
+        return manage_py(project_python, django_env, log_path, *args)
 
     log("setup: migrating a fresh SQLite database for the example project ...")
     manage("migrate", "--no-input", "-v", "0")
@@ -375,7 +393,9 @@ def start_ours(procs, project_python, env, work: Path, lift_limits: bool) -> Ser
     ]
     with open(log_path, "ab") as out:
         proc = procs.start(OURS, argv, cwd=EXAMPLE_PROJECT, env=django_env, stdout=out, stderr=out)
-    return Server(OURS, f"http://127.0.0.1:{port}", "/kernels/api", token, proc, log_path)
+    server = Server(OURS, f"http://127.0.0.1:{port}", "/kernels/api", token, proc, log_path)
+    server.django_env = django_env
+    return server
 
 
 # -- running the harness -----------------------------------------------------------------------------------
