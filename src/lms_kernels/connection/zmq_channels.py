@@ -78,6 +78,13 @@ class _Readable:
                     continue
                 await self._event.wait()
 
+    def after_send(self) -> None:
+        """A send processes the socket's pending commands, and with them the edge that would have told the
+        loop of a message that arrived meanwhile (a reply on the same DEALER socket): wake the receiver if
+        one is there, or it would wait for the next message, which may never come."""
+        if self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            self._event.set()
+
     def close(self) -> None:
         # Only a reader of this loop can be removed; a loop that is already closed has dropped it.
         if not self._loop.is_closed():
@@ -155,9 +162,10 @@ class ZmqKernelChannels:
         return not self._sockets
 
     def send(self, channel: str, parts: list[bytes]) -> None:
-        sock = self._sockets[channel].sock
+        readable = self._sockets[channel]
         # DEALER sockets queue while the kernel is (re)connecting; a full queue raises zmq.Again.
-        sock.send_multipart(self.signer.wire_frames(parts), flags=zmq.NOBLOCK)
+        readable.sock.send_multipart(self.signer.wire_frames(parts), flags=zmq.NOBLOCK)
+        readable.after_send()
 
     async def recv(self, channel: str) -> list[bytes]:
         readable = self._sockets[channel]
