@@ -208,9 +208,11 @@ def test_the_check_is_refused_without_credentials(ours, js_client_check):
 
 
 class JupyterServer:
-    """``python -m jupyter_server`` with ``--gateway-url``: every kernel it offers lives on our service."""
+    """``python -m jupyter_server`` with ``--gateway-url``: every kernel it offers lives on our service.
 
-    def __init__(self, tmp_path: Path, gateway_url: str, gateway_token: str):
+    Without a ``gateway_url`` it runs its own kernels (the remote end of the gateway backend's tests)."""
+
+    def __init__(self, tmp_path: Path, gateway_url: str | None = None, gateway_token: str | None = None):
         self.tmp_path = tmp_path
         self.gateway_url = gateway_url
         self.gateway_token = gateway_token
@@ -263,13 +265,16 @@ class JupyterServer:
             "--ServerApp.open_browser=False",
             f"--ServerApp.root_dir={root}",
             f"--IdentityProvider.token={self.token}",
-            f"--gateway-url={self.gateway_url}",
-            f"--GatewayClient.auth_token={self.gateway_token}",
-            f"--GatewayClient.request_timeout={CLIENT_TIMEOUT}",
-            f"--GatewayClient.connect_timeout={CLIENT_TIMEOUT}",
             "--ServerApp.terminals_enabled=False",
             "--ServerApp.log_level=DEBUG",
         ]
+        if self.gateway_url:
+            command += [
+                f"--gateway-url={self.gateway_url}",
+                f"--GatewayClient.auth_token={self.gateway_token}",
+                f"--GatewayClient.request_timeout={CLIENT_TIMEOUT}",
+                f"--GatewayClient.connect_timeout={CLIENT_TIMEOUT}",
+            ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")  # CI containers run as root
         with open(self.log_path, "ab") as log:

@@ -42,10 +42,19 @@ The three backends of the design map onto it naturally:
     ``interrupt_request`` or a signal through the engine; reached at the container's address
     (override :meth:`KernelBackend.get_connection_info`).
 ``gateway``
-    start = ``POST /api/kernels`` on a remote Jupyter Server, state = its kernel id; reached over the
-    remote WebSocket instead of ZeroMQ (override :meth:`KernelBackend.open_channels` with an object that
-    has the same ``connect``/``send``/``recv``/``close`` methods as
-    :class:`~lms_kernels.connection.zmq_channels.ZmqKernelChannels`).
+    start = ``POST /api/kernels`` on a remote Jupyter Server or Enterprise Gateway, state = its kernel id;
+    interrupt, restart and liveness through its REST API (overriding :meth:`~KernelBackend.interrupt` and
+    :meth:`~KernelBackend.is_idle`, which default to ZeroMQ); reached over the remote WebSocket instead of
+    ZeroMQ (see :mod:`lms_kernels.backends.gateway`).
+
+**Channels other than ZeroMQ.** :meth:`KernelBackend.open_channels` may return any object with the parts of
+:class:`~lms_kernels.connection.zmq_channels.ZmqKernelChannels` the bridge uses: ``readable`` (the channels
+to read), ``identity``, ``connect()`` (synchronous: start connecting), ``send(channel, parts)`` (synchronous:
+queue a message's parts, unsigned; raise ``zmq.Again`` when too much is queued), ``await recv(channel)``
+(the next message's parts) and ``close()``. A ``recv`` that raises a
+:class:`~lms_kernels.exceptions.KernelServiceError` closes the client's WebSocket with that error's close
+code and message (e.g. 4503 for :class:`~lms_kernels.exceptions.BackendUnavailable`); any other exception
+closes it as a failed connection.
 """
 
 from __future__ import annotations

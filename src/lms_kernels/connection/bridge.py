@@ -322,6 +322,8 @@ class KernelBridge:
                     await self._warn_before_culling()
             except asyncio.CancelledError:
                 raise
+            except KernelServiceError as exc:  # e.g. a gateway that does not answer: no traceback needed
+                logger.warning("Watching kernel %s failed: %s", self.kernel_id, exc.detail)
             except Exception:
                 logger.exception("Watching kernel %s failed.", self.kernel_id)
 
@@ -393,6 +395,12 @@ class KernelBridge:
                 await self._forward(channel, parts)
         except asyncio.CancelledError:
             raise
+        except KernelServiceError as error:  # channels that say why (e.g. a gateway that does not answer)
+            if not self._closed:
+                logger.warning(
+                    "The %s channel of kernel %s failed: %s", channel, self.kernel_id, error.detail
+                )
+                await self._close_with(error)
         except Exception:
             if not self._closed:
                 logger.exception("The %s channel of kernel %s failed.", channel, self.kernel_id)
