@@ -24,6 +24,21 @@ def later(seconds):
     return timezone.now() + timedelta(seconds=seconds)
 
 
+async def settled(kernel_id):
+    """Wait until the kernel's saved activity stops changing: the culler does not cull a kernel whose activity
+    changed while it looked (right), and late messages (the answers to the connection's readiness nudges, say)
+    are saved on another task."""
+    previous = None
+    for _ in range(50):
+        await recorder.drain()
+        row = await Kernel.objects.aget(pk=kernel_id)
+        if row.execution_state == "idle" and row.last_activity == previous:
+            return
+        previous = row.last_activity
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the activity of kernel {kernel_id} did not settle")
+
+
 @pytest.mark.asyncio
 async def test_connected_clients_are_warned_then_told_when_an_idle_kernel_is_culled(kernels, user, settings):
     settings.LMS_KERNELS = {**settings.LMS_KERNELS, "CULL_IDLE_TIMEOUT": 2, "CULL_WARNING": 1.5}
@@ -40,7 +55,7 @@ async def test_connected_clients_are_warned_then_told_when_an_idle_kernel_is_cul
         warning, _ = await ws.receive_until(lambda m: notice(m) == "cull_warning", timeout=10)
         assert warning["metadata"]["lms_kernels"]["reason"] == "idle"
         assert "idle" in warning["content"]["text"]
-        await recorder.drain()
+        await settled(kernel["id"])
         result = await acull_kernels(later(5))
         assert [(c.kernel_id, c.reason) for c in result] == [(kernel["id"], "idle")]
         told, _ = await ws.receive_until(lambda m: notice(m) == "culled")
@@ -58,7 +73,7 @@ async def test_activity_postpones_the_warning_and_culling(kernels, user, setting
     kernel = await start_kernel(client)
     async with kernel_socket(client, kernel["id"]) as ws:
         await ws.execute("1")
-        await recorder.drain()  # the idle state and the activity are saved on another task
+        await settled(kernel["id"])
         assert await acull_kernels(later(30)) == []  # idle for 30 s: not yet
         assert [c.reason for c in await acull_kernels(later(61))] == ["idle"]
         assert await ws.receive_close() == 4410
