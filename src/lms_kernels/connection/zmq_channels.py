@@ -189,7 +189,13 @@ class ZmqKernelChannels:
 
     def close(self) -> None:
         monitors, self._monitors = self._monitors, {}
-        for monitor in monitors.values():
+        for channel, monitor in monitors.items():
+            # Stop the monitor before closing its reader: ZeroMQ's I/O thread sends monitor events with
+            # blocking sends, and one sent to a reader that is gone blocks that thread, and with it every
+            # socket of the process (a handshake that completes late, after the reader was closed).
+            readable = self._sockets.get(channel)
+            if readable is not None:
+                readable.sock.disable_monitor()
             monitor.close()
         sockets, self._sockets = self._sockets, {}
         for readable in sockets.values():
