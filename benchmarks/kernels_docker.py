@@ -399,15 +399,7 @@ def main(argv=None):
                 values = {lab: base.median_of(groups, lab, scenario, variant, key) for lab in labels}
                 values.update({f"{lab}/local": base.ratio(values[lab], values[LOCAL]) for lab in labels[1:]})
                 figures[f"{scenario} {key}"] = values
-        runs = {
-            f"{lab}/{sc}": {
-                "runs": len(g["runs"]),
-                "failed": g["failed"],
-                "errors": g["errors"][:3],
-                "loadavg_1m": g["loadavg_1m"],
-            }
-            for (lab, sc, _v), g in sorted(groups.items(), key=lambda x: str(x[0]))
-        }
+        runs = base.run_summary(groups)
         result = {
             "benchmark": "kernels_docker",
             "figures": figures,

@@ -482,6 +482,19 @@ def collect(jsonl_files):
     return groups
 
 
+def run_summary(groups):
+    """{"label/scenario[ variant]": runs, failures, the first errors and the load averages} for the JSON line."""
+    return {
+        f"{label}/{scenario}{'' if variant in (None, 0) else ' ' + str(variant)}": {
+            "runs": len(g["runs"]),
+            "failed": g["failed"],
+            "errors": g["errors"][:3],
+            "loadavg_1m": g["loadavg_1m"],
+        }
+        for (label, scenario, variant), g in sorted(groups.items(), key=lambda x: str(x[0]))
+    }
+
+
 def kernel_metas(jsonl_files):
     metas = {}
     for path in jsonl_files:
@@ -1290,15 +1303,7 @@ def main(argv=None):
         for title, scenario, variant, key, _higher in table_rows(groups, concurrency, flush_stream, memory):
             figures[title] = {label: median_of(groups, label, scenario, variant, key) for label in LABELS}
         figures.update(cpu_rows)
-        runs = {
-            f"{label}/{scenario}{'' if variant in (None, 0) else ' ' + str(variant)}": {
-                "runs": len(g["runs"]),
-                "failed": g["failed"],
-                "errors": g["errors"][:3],
-                "loadavg_1m": g["loadavg_1m"],
-            }
-            for (label, scenario, variant), g in sorted(groups.items(), key=lambda x: str(x[0]))
-        }
+        runs = run_summary(groups)
         result = {
             "benchmark": "kernels_vs_jupyter_server",
             "figures": figures,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import psutil
 import pytest
@@ -102,3 +105,45 @@ def kernel_socket(client: AsyncClient | None, kernel_id: str, *, protocol=None, 
     path = f"{PREFIX}/kernels/{kernel_id}/channels?session_id=test{query}"
     all_headers = [*(session_headers(client) if client else []), *(headers or [])]
     return KernelWebsocket(websocket_application(), path, headers=all_headers, protocol=protocol)
+
+
+def load_backend_without(modules: tuple[str, ...], alias: str, backend: str) -> str:
+    """In a fresh interpreter where ``modules`` cannot be imported (as if an extra were not installed): set
+    up Django (the kernels-only settings), import the app's modules, and load the backend ``backend`` as
+    ``alias``. Returns what the loading printed (the exception's class and message, if it raised)."""
+    from tests.conftest import ROOT
+
+    script = textwrap.dedent(
+        f"""
+        import sys
+        for name in {modules!r}:
+            sys.modules[name] = None  # as if not installed
+        import django
+        django.setup()
+        import lms_kernels.admin, lms_kernels.checks, lms_kernels.consumers, lms_kernels.reconcile
+        import lms_kernels.services
+        from django.test import override_settings
+        from lms_kernels.backends import load_backend_class
+        backends = {{{alias!r}: {{"BACKEND": {backend!r}}}}}
+        with override_settings(LMS_KERNELS={{"BACKENDS": backends, "DEFAULT_BACKEND": {alias!r}}}):
+            try:
+                load_backend_class({alias!r})
+            except Exception as exc:
+                print(type(exc).__name__, exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.projects.kernels_only.settings",
+            "PYTHONPATH": str(ROOT),
+        },
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

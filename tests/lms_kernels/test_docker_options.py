@@ -3,10 +3,6 @@ ask for, the app without the Docker SDK, and the admin's image fields."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 import types
 import uuid
 from pathlib import Path
@@ -15,6 +11,8 @@ import pytest
 
 from lms_kernels.internal.containers import RUNTIME_DIR_MAX, check_docker_options
 from lms_kernels.models import Kernel, KernelEnvironment
+
+from .conftest import load_backend_without
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = "lms_kernels.backends.docker.DockerBackend"
@@ -176,40 +174,9 @@ def test_the_tcp_container_gets_its_connection_file_from_a_variable_it_forgets()
 
 def test_the_app_works_without_the_docker_sdk():
     """Only the docker backend needs the SDK; without it, it says which extra to install."""
-    script = textwrap.dedent(
-        """
-        import sys
-        sys.modules["docker"] = None  # as if not installed
-        import django
-        django.setup()
-        import lms_kernels.admin, lms_kernels.checks, lms_kernels.reconcile, lms_kernels.services
-        from django.core.management import call_command
-        from lms_kernels.backends import load_backend_class
-        from django.test import override_settings
-        backends = {"docker": {"BACKEND": "lms_kernels.backends.docker.DockerBackend"}}
-        with override_settings(LMS_KERNELS={"BACKENDS": backends, "DEFAULT_BACKEND": "docker"}):
-            try:
-                load_backend_class("docker")
-            except Exception as exc:
-                print(type(exc).__name__, exc)
-        """
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.projects.kernels_only.settings",
-            "PYTHONPATH": str(ROOT),
-        },
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "InvalidBackendError" in result.stdout
-    assert "pip install 'groundup-lms[docker]'" in result.stdout
+    printed = load_backend_without(("docker",), "docker", "lms_kernels.backends.docker.DockerBackend")
+    assert "InvalidBackendError" in printed
+    assert "pip install 'groundup-lms[docker]'" in printed
 
 
 @pytest.mark.django_db
