@@ -25,8 +25,11 @@ def test_buffer_keeps_the_newest_within_its_limit():
 
 
 async def read_ticks(ws, msg_id, *, count=None, timeout=60):
-    """The ``tick`` lines of one execution until it is idle and replied to (or ``count`` lines arrived)."""
-    lines, reply, idle = [], None, False
+    """The ``tick`` lines of one execution until it is idle and replied to (or ``count`` whole lines arrived).
+
+    The kernel may send one ``print`` in several stream messages (``"tick"``, ``" 0"``, ``"\\n"``), or several
+    in one: lines are cut from the text, and a count is only reached at the end of a line."""
+    text, reply, idle = "", None, False
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not (idle and reply):
@@ -34,14 +37,14 @@ async def read_ticks(ws, msg_id, *, count=None, timeout=60):
         if message["parent_header"].get("msg_id") != msg_id:
             continue
         if message["msg_type"] == "stream":
-            lines += message["content"]["text"].splitlines()
-            if count is not None and len(lines) >= count:
+            text += message["content"]["text"]
+            if count is not None and text.endswith("\n") and text.count("\n") >= count:
                 break
         elif message["msg_type"] == "execute_reply":
             reply = message
         elif message["msg_type"] == "status":
             idle = message["content"]["execution_state"] == "idle"
-    return lines, reply
+    return text.splitlines(), reply
 
 
 @pytest.mark.django_db(transaction=True)
