@@ -24,6 +24,7 @@ from django.utils import timezone
 from .conf import app_settings
 from .deadlines import SweepResult, sweep_enrollments
 from .models import Enrollment
+from .stats import record_status_snapshots
 
 __all__ = ["SWEEP_TASK_NAME", "schedule_after_migrate", "schedule_deadline_sweep", "sweep_deadlines"]
 
@@ -42,6 +43,7 @@ def sweep_deadlines() -> SweepResult:
     Calling ``sweep_deadlines()`` queues a run; ``sweep_deadlines.now()`` runs it in the calling process.
     """
     result = sweep_enrollments()
+    record_status_snapshots(now=result.at)
     logger.info(
         "deadline sweep: %d delayed, %d caught up, %d completed",
         len(result.delayed),

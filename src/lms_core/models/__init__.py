@@ -3,9 +3,11 @@
 from .audit import HijackEvent
 from .courses import Cohort, Course, LearningContent, Pacing, ScheduleItem
 from .learners import DeadlineException, Enrollment, EnrollmentStatus, Progress, ProgressState
+from .stats import CohortStatusSnapshot
 
 __all__ = [
     "Cohort",
+    "CohortStatusSnapshot",
     "Course",
     "DeadlineException",
     "Enrollment",

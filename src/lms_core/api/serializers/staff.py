@@ -17,10 +17,13 @@ from .common import (
 __all__ = [
     "CSV_COLUMNS",
     "CohortSerializer",
+    "CohortStatsSerializer",
     "DeadlineExceptionInputSerializer",
     "DeadlineExceptionSerializer",
     "EnrollInputSerializer",
     "LearnerRowSerializer",
+    "ProgressBucketSerializer",
+    "StatusCountsSerializer",
     "csv_row",
 ]
 
@@ -144,3 +147,27 @@ class DeadlineExceptionInputSerializer(serializers.Serializer):
     content = serializers.IntegerField(min_value=1, help_text="Id of a content of the cohort's course.")
     due_at = serializers.DateTimeField(help_text="The learner's new due date; not before the cohort starts.")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    """One day of a cohort's status history: how many enrollments were in each status that day."""
+
+    day = serializers.DateField()
+    active = serializers.IntegerField()
+    delayed = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    dropped = serializers.IntegerField()
+
+
+class ProgressBucketSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="0-9%, 10-19%, … 90-99%, 100%.")
+    learners = serializers.IntegerField()
+
+
+class CohortStatsSerializer(serializers.Serializer):
+    """What a cohort dashboard charts: the progress distribution now and the status counts per day."""
+
+    progress_distribution = ProgressBucketSerializer(many=True)
+    status_history = StatusCountsSerializer(
+        many=True, help_text="Oldest first; days without a count are absent."
+    )

@@ -16,10 +16,12 @@ from django.utils.functional import cached_property
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from ... import services
+from ... import services, stats
 from ...models import Cohort, DeadlineException, Enrollment, EnrollmentStatus, LearningContent
 from ..filters import CohortFilter, CohortLearnerFilter, DeadlineExceptionFilter
 from ..permissions import (
@@ -36,6 +38,7 @@ from ..schema import OpenApiParameter, extend_schema
 from ..serializers import (
     CSV_COLUMNS,
     CohortSerializer,
+    CohortStatsSerializer,
     DeadlineExceptionInputSerializer,
     DeadlineExceptionSerializer,
     EnrollInputSerializer,
@@ -67,6 +70,9 @@ class CohortViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     * ``GET cohorts/``: newest first, paginated; filter with ``course`` (id) and ``pacing``. Each has its
       course, dates, pacing, ``learners_count``, ``delayed_count`` and ``user_is_instructor``.
     * ``GET cohorts/{id}/``: one of them (404 for a cohort you may not see).
+    * ``GET cohorts/{id}/stats/?days=30``: what a cohort dashboard charts: ``progress_distribution`` (learners
+      per progress bucket, dropped enrollments left out) and ``status_history`` (enrollments per status per day,
+      oldest first, for the last ``days`` days, 1 to 366; recorded after each deadline sweep).
     """
 
     serializer_class = CohortSerializer
@@ -85,6 +91,26 @@ class CohortViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
             )
             .order_by("-starts_at", "-pk")
         )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, OpenApiParameter.QUERY, description="1 to 366 (30).")],
+        responses=CohortStatsSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        cohort = self.get_object()
+        raw = request.query_params.get("days", "30")
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 366):
+            raise ValidationError({"days": [_("A whole number of days from 1 to 366.")]})
+        learners = cohort_learners(cohort.pk, now=self.now).exclude(status=EnrollmentStatus.DROPPED)
+        counts = stats.progress_distribution(learners)
+        data = {
+            "progress_distribution": [
+                {"label": label, "learners": n} for label, n in zip(stats.BUCKETS, counts, strict=True)
+            ],
+            "status_history": stats.status_history(cohort, days=int(raw)),
+        }
+        return Response(CohortStatsSerializer(data).data)
 
 
 class _InCohort(ApiViewMixin):

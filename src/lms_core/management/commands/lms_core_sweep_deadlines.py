@@ -4,11 +4,13 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 from ...deadlines import sweep_enrollments
+from ...stats import record_status_snapshots
 
 
 class Command(BaseCommand):
     help = (
-        "Bring every enrollment's status up to date now (delayed, caught up, completed) and send the signals. "
+        "Bring every enrollment's status up to date now (delayed, caught up, completed), send the signals "
+        "and record today's status counts per cohort. "
         "With --schedule, queue the repeating background sweep instead (django-background-tasks)."
     )
 
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             self.schedule(database)
             return
         result = sweep_enrollments()
+        record_status_snapshots(now=result.at)
         self.stdout.write(
             f"{len(result.delayed)} delayed, {len(result.caught_up)} caught up, "
             f"{len(result.completed)} completed."
