@@ -9,11 +9,16 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from . import views
+from . import learning, teaching, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("courses/<int:enrollment_pk>/", learning.course, name="course"),
+    path("courses/<int:enrollment_pk>/shift/", learning.shift_my_dates, name="shift-my-dates"),
+    path("profile/", learning.profile, name="profile"),
+    path("teach/", teaching.cohorts, name="cohorts"),
+    path("teach/cohorts/<int:cohort_pk>/", teaching.cohort_dashboard, name="cohort-dashboard"),
     path("favicon.ico", RedirectView.as_view(url=static_url("groundup_site/favicon.svg"), permanent=True)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
