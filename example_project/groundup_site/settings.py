@@ -230,7 +230,11 @@ if not DEBUG:
 
 # -- the demo command -------------------------------------------------------------------------------------
 # Each entry loads one app's demo data idempotently; apps add theirs as they grow.
-GROUNDUP_DEMO_LOADERS = ["groundup_site.demo.load_users", "groundup_site.demo.load_core"]
+GROUNDUP_DEMO_LOADERS = [
+    "groundup_site.demo.load_users",
+    "groundup_site.demo.load_core",
+    "groundup_site.demo_cohort.load_cohort_activity",
+]
 
 LOGGING = {
     "version": 1,
