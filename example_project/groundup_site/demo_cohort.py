@@ -35,7 +35,8 @@ def load_cohort_activity():
     ids = []
     for username, first, last, done in CLASSMATES:
         user, created = User.objects.get_or_create(
-            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
         )
         if created:
             user.set_password(PASSWORD)
