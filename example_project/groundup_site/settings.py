@@ -55,6 +55,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First, so that its templates override the apps' (the impersonation banner: hijack/notification.html).
+    "groundup_site",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -91,7 +93,6 @@ INSTALLED_APPS = [
     "lms_kernels",
     "lms_cms_blocks",
     "lms_surveys",
-    "groundup_site",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,113 @@
+"""The assembled site in Chromium, on the demo data: the instructor's dashboard and impersonating a learner.
+
+Screenshots of each screen go to ``test-artifacts/`` (the docs use some of them).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests.example_project.conftest import watch_for_errors
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def log_in(page, url, username, password, *, admin=False):
+    page.goto(url + ("admin/login/" if admin else "accounts/login/"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(url + ("admin/" if admin else ""))
+
+
+def test_instructor_sees_the_cohort_charts_and_grants_an_exception(demo_site, browser, artifacts_dir: Path):
+    url, process, _log = demo_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    watch_for_errors(page, errors)
+    log_in(page, url, "instructor", "groundup-instructor")
+    page.get_by_role("link", name="Teaching").click()
+    page.get_by_role(
+        "link", name="AI 기초 · Deep learning from the ground up · 2026 가을 · Autumn 2026"
+    ).click()
+    page.wait_for_selector("#chart-history")
+
+    # Both charts were drawn by Chart.js from the page's figures: 9 learners in the distribution, 15 days of history.
+    figures = page.evaluate(
+        """() => ["chart-distribution", "chart-history"].map(id => {
+            const chart = Chart.getChart(document.getElementById(id));
+            return chart ? chart.data.datasets.map(d => d.data) : null;
+        })"""
+    )
+    distribution, history = figures
+    assert sum(distribution[0]) == 9
+    assert len(history[0]) == 15 and history[0][-1] == 6  # delayed today
+    page.screenshot(path=str(artifacts_dir / "site-instructor-cohort.png"), full_page=True)
+
+    # Only the delayed learners, then grant the demo learner more time on both overdue lessons.
+    page.get_by_role("checkbox", name="Delayed").check()
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**status=delayed**")
+    rows = page.locator("tbody tr[data-learner]")
+    assert rows.count() == 6
+    row = page.locator('tr[data-learner="learner"]')
+    assert "Delayed" in row.inner_text()
+    for lesson in (
+        "Matplotlib으로 그래프 그리기 · Plotting with Matplotlib",
+        "넘파이로 만드는 작은 신경망 · A tiny neural network in NumPy",
+    ):
+        row = page.locator('tr[data-learner="learner"]')
+        row.locator("summary").click()
+        row.get_by_label("Content").select_option(label=lesson)
+        row.get_by_label("New due date").fill("2099-12-31")
+        row.get_by_label("Reason").fill("병원 진료 · medical appointment")
+        row.get_by_role("button", name="Grant exception").click()
+        page.wait_for_selector(".message-success")
+        assert "Minjun Lee now has until 2099-12-31" in page.locator(".messages").inner_text()
+    # Caught up: no longer among the delayed learners.
+    assert page.locator('tr[data-learner="learner"]').count() == 0
+    page.goto(url + "teach/")
+    page.get_by_role(
+        "link", name="AI 기초 · Deep learning from the ground up · 2026 가을 · Autumn 2026"
+    ).click()
+    assert "Active" in page.locator('tr[data-learner="learner"]').inner_text()
+
+    # The learner sees the new dates on their course page.
+    learner = browser.new_page(viewport={"width": 390, "height": 844})
+    watch_for_errors(learner, errors)
+    log_in(learner, url, "learner", "groundup-learner")
+    learner.locator("article.enrollment h3 a").click()
+    assert learner.get_by_test_id("enrollment-status").inner_text() == "Active"
+    assert learner.locator("tr.is-overdue").count() == 0
+    assert learner.get_by_text("extended").count() == 2
+    learner.screenshot(path=str(artifacts_dir / "site-learner-course-phone.png"), full_page=True)
+    assert errors == []
+    assert process.poll() is None  # the server stayed up
+
+
+def test_admin_impersonates_the_learner_sees_the_banner_and_releases(demo_site, browser, artifacts_dir: Path):
+    url, process, _log = demo_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    watch_for_errors(page, errors)
+    log_in(page, url, "admin", "groundup-admin", admin=True)
+    page.goto(url + "admin/auth/user/?q=learner")
+    button = page.locator("#result_list").get_by_role("button", name="Impersonate")
+    assert button.count() == 1  # the search found only the demo learner
+    button.click()
+    page.wait_for_url(url)
+    banner = page.locator("#djhj")
+    assert banner.is_visible()
+    assert "learner" in banner.inner_text()
+    assert page.get_by_text("Welcome, Minjun Lee.").is_visible()
+    page.locator("article.enrollment h3 a").click()
+    assert page.locator("#djhj").is_visible()
+    page.screenshot(path=str(artifacts_dir / "site-admin-impersonating.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("#djhj").get_by_role("button", name="Stop impersonating").click()
+    assert page.url.startswith(url + "admin/auth/user/")
+    assert page.locator("#djhj").count() == 0
+    page.goto(url + "admin/lms_core/hijackevent/")
+    assert page.locator("#result_list tbody tr").count() == 2  # started and ended, audit-logged
+    assert errors == []
+    assert process.poll() is None  # the server stayed up
