@@ -1,7 +1,8 @@
-"""The shipped translation catalogues (``<app>/locale/<lang>/LC_MESSAGES/django.po`` and ``.mo``).
+"""The shipped translation catalogues (``<app>/locale/<lang>/LC_MESSAGES/<domain>.po`` and ``.mo``).
 
-Every catalogue found under ``src/*/locale`` and ``example_project/*/locale`` is checked, so an app that ships
-its first catalogue is covered without touching this file:
+Every catalogue found under ``src/*/locale`` and ``example_project/*/locale`` is checked, in each domain it
+ships (``django``; ``djangojs`` for an app with translatable JavaScript), so an app that ships its first
+catalogue is covered without touching this file:
 
 - the Korean catalogue is complete: no untranslated, no fuzzy entry; its header says Korean (one plural form);
 - each Korean message keeps its source's placeholders (``%(name)s``, ``%d``, ``{name}``), HTML tags and
@@ -40,22 +41,37 @@ LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 #: Each language we ship, with the plural rule its header must carry.
 PLURAL_FORMS = {"ko": "nplurals=1; plural=0;", "en": "nplurals=2; plural=(n != 1);"}
 
-#: Update commands, quoted in failure messages.
-UPDATE_HINT = (
-    "run `django-admin makemessages -l ko -l en --no-wrap --add-location file --no-obsolete` inside {app}, "
-    "translate the Korean entries, then `django-admin compilemessages` there "
-    "(docs/developers/translations.md)"
-)
+
+@dataclass(frozen=True)
+class Shipped:
+    """One translation domain of one app: ``django`` (Python and templates) or ``djangojs`` (JavaScript)."""
+
+    app_dir: Path
+    domain: str
+
+    def __str__(self) -> str:
+        return self.app_dir.name if self.domain == "django" else f"{self.app_dir.name}-{self.domain}"
+
+    def po(self, language: str) -> Path:
+        return self.app_dir / "locale" / language / "LC_MESSAGES" / f"{self.domain}.po"
+
+    @property
+    def update_hint(self) -> str:
+        """The commands that bring this catalogue up to date, for failure messages."""
+        return (
+            f"run `django-admin makemessages -d {self.domain} -l ko -l en --no-wrap --add-location file "
+            f"--no-obsolete` inside {self.app_dir.relative_to(ROOT)}, translate the new Korean entries, then "
+            "`django-admin compilemessages` there (docs/developers/translations.md)"
+        )
 
 
-def catalogue_dirs() -> list[Path]:
-    """The apps (and the example site) that ship catalogues: the folders that hold a ``locale`` folder."""
-    found = [*ROOT.glob("src/*/locale"), *ROOT.glob("example_project/*/locale")]
-    return sorted(path.parent for path in found if path.is_dir())
-
-
-def catalogue_id(app_dir: Path) -> str:
-    return app_dir.name
+def shipped_catalogues() -> list[Shipped]:
+    """Every app (and the example site) with a ``locale`` folder, once per domain it ships."""
+    found = []
+    for locale in sorted([*ROOT.glob("src/*/locale"), *ROOT.glob("example_project/*/locale")]):
+        domains = {path.stem for path in locale.glob("*/LC_MESSAGES/*.po")} or {"django"}
+        found += [Shipped(locale.parent, domain) for domain in sorted(domains)]
+    return found
 
 
 # -- reading .po files -----------------------------------------------------------------------------------------
@@ -173,12 +189,10 @@ def read_po(path: Path) -> Catalogue:
     return Catalogue(path, entries[0], entries[1:])
 
 
-def catalogue(app_dir: Path, language: str) -> Catalogue:
-    path = app_dir / "locale" / language / "LC_MESSAGES" / "django.po"
+def catalogue(shipped: Shipped, language: str) -> Catalogue:
+    path = shipped.po(language)
     if not path.exists():
-        pytest.fail(
-            f"{app_dir.name} ships a locale folder but no {language} catalogue ({path.relative_to(ROOT)})"
-        )
+        pytest.fail(f"{shipped} ships a locale folder but no {language} catalogue ({path.relative_to(ROOT)})")
     return read_po(path)
 
 
@@ -257,19 +271,19 @@ def test_placeholder_extraction():
 
 # -- the catalogue files ---------------------------------------------------------------------------------------
 
-APP_DIRS = catalogue_dirs()
+SHIPPED = shipped_catalogues()
 
 
 def test_the_apps_ship_catalogues():
     """lms_core, lms_kernels and the example site ship theirs (others are found when they add one)."""
-    assert {"lms_core", "lms_kernels", "groundup_site"} <= {path.name for path in APP_DIRS}
+    assert {"lms_core", "lms_kernels", "groundup_site"} <= {shipped.app_dir.name for shipped in SHIPPED}
 
 
-@pytest.mark.parametrize("app_dir", APP_DIRS, ids=catalogue_id)
-def test_korean_catalogue_is_complete(app_dir):
-    po = catalogue(app_dir, "ko")
+@pytest.mark.parametrize("shipped", SHIPPED, ids=str)
+def test_korean_catalogue_is_complete(shipped):
+    po = catalogue(shipped, "ko")
     headers = po.headers
-    assert "fuzzy" not in po.header.flags, f"{po}: the header is marked fuzzy (msgfmt would skip it)"
+    assert "fuzzy" not in po.header.flags, f"{po}: the header is marked fuzzy (a template nobody filled in)"
     assert headers.get("Language") == "ko", headers
     assert headers.get("Plural-Forms") == PLURAL_FORMS["ko"], headers
     assert headers.get("Content-Type") == "text/plain; charset=UTF-8", headers
@@ -284,16 +298,16 @@ def test_korean_catalogue_is_complete(app_dir):
     assert not wrong_forms, f"Korean has one plural form (msgstr[0] only): {wrong_forms}"
 
 
-@pytest.mark.parametrize("app_dir", APP_DIRS, ids=catalogue_id)
-def test_korean_translations_keep_placeholders(app_dir):
-    po = catalogue(app_dir, "ko")
+@pytest.mark.parametrize("shipped", SHIPPED, ids=str)
+def test_korean_translations_keep_placeholders(shipped):
+    po = catalogue(shipped, "ko")
     problems = [problem for entry in po.entries for problem in placeholder_problems(entry)]
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("app_dir", APP_DIRS, ids=catalogue_id)
-def test_english_catalogue_is_the_source_left_empty(app_dir):
-    english, korean = catalogue(app_dir, "en"), catalogue(app_dir, "ko")
+@pytest.mark.parametrize("shipped", SHIPPED, ids=str)
+def test_english_catalogue_is_the_source_left_empty(shipped):
+    english, korean = catalogue(shipped, "en"), catalogue(shipped, "ko")
     headers = english.headers
     assert "fuzzy" not in english.header.flags, f"{english}: the header is marked fuzzy"
     assert headers.get("Language") == "en", headers
@@ -306,12 +320,12 @@ def test_english_catalogue_is_the_source_left_empty(app_dir):
 
 
 @pytest.mark.parametrize("language", sorted(PLURAL_FORMS))
-@pytest.mark.parametrize("app_dir", APP_DIRS, ids=catalogue_id)
-def test_compiled_catalogue_matches_its_source(app_dir, language):
+@pytest.mark.parametrize("shipped", SHIPPED, ids=str)
+def test_compiled_catalogue_matches_its_source(shipped, language):
     """The .mo that ships is the .po compiled: same messages, same translations, same plural rule."""
-    po = catalogue(app_dir, language)
+    po = catalogue(shipped, language)
     mo_path = po.path.with_suffix(".mo").relative_to(ROOT)
-    assert (ROOT / mo_path).exists(), f"{mo_path} is missing: {UPDATE_HINT.format(app=app_dir.name)}"
+    assert (ROOT / mo_path).exists(), f"{mo_path} is missing: {shipped.update_hint}"
     with (ROOT / mo_path).open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
     expected = {}
@@ -325,7 +339,7 @@ def test_compiled_catalogue_matches_its_source(app_dir, language):
     actual = {key: value for key, value in compiled._catalog.items() if key != ""}
     stale = sorted(str(key) for key in expected.keys() ^ actual.keys())
     changed = sorted(str(key) for key in expected.keys() & actual.keys() if expected[key] != actual[key])
-    hint = UPDATE_HINT.format(app=app_dir.name)
+    hint = shipped.update_hint
     assert not stale and not changed, f"{mo_path} is out of date ({stale + changed}): {hint}"
     assert compiled.info().get("plural-forms") == PLURAL_FORMS[language]
 
@@ -341,23 +355,22 @@ def gettext_tools():
         pytest.skip(reason)
 
 
-@pytest.mark.parametrize("app_dir", APP_DIRS, ids=catalogue_id)
-def test_catalogue_matches_the_source_strings(app_dir, tmp_path, monkeypatch, gettext_tools):
+@pytest.mark.parametrize("shipped", SHIPPED, ids=str)
+def test_catalogue_matches_the_source_strings(shipped, tmp_path, monkeypatch, gettext_tools):
     """``makemessages`` on a copy of the app finds exactly the messages the catalogue has."""
-    copy = tmp_path / app_dir.name
-    shutil.copytree(app_dir, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    copy = tmp_path / shipped.app_dir.name
+    shutil.copytree(shipped.app_dir, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
     monkeypatch.chdir(copy)
-    call_command(
-        "makemessages", locale=["ko"], no_wrap=True, add_location="file", no_obsolete=True, verbosity=0
-    )
-    shipped = catalogue(app_dir, "ko")
-    regenerated = read_po(copy / "locale" / "ko" / "LC_MESSAGES" / "django.po")
+    options = {"no_wrap": True, "add_location": "file", "no_obsolete": True, "verbosity": 0}
+    call_command("makemessages", locale=["ko"], domain=shipped.domain, **options)
+    committed = catalogue(shipped, "ko")
+    regenerated = read_po(copy / shipped.po("ko").relative_to(shipped.app_dir))
     keys = lambda po: {(entry.key, entry.msgid_plural) for entry in po.entries}  # noqa: E731
-    new = sorted(keys(regenerated) - keys(shipped))
-    gone = sorted(keys(shipped) - keys(regenerated))
-    hint = UPDATE_HINT.format(app=app_dir.name)
-    assert not new, f"strings in {app_dir.name}'s source that its catalogue lacks: {new}; {hint}"
-    assert not gone, f"strings in {app_dir.name}'s catalogue that its source no longer has: {gone}; {hint}"
+    new = sorted(keys(regenerated) - keys(committed))
+    gone = sorted(keys(committed) - keys(regenerated))
+    hint = shipped.update_hint
+    assert not new, f"strings in {shipped}'s source that its catalogue lacks: {new}; {hint}"
+    assert not gone, f"strings in {shipped}'s catalogue that its source no longer has: {gone}; {hint}"
 
 
 # -- what users see ----------------------------------------------------------------------------------------------
