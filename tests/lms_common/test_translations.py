@@ -447,9 +447,7 @@ def test_core_api_errors_in_korean(korean_client):
         content_type="application/json",
     )
     assert invalid.status_code == 400
-    assert invalid.json()["non_field_errors"] == [
-        "0~100 사이의 percent, completed: true 중 하나 또는 둘 다 보내세요."
-    ]
+    assert invalid.json()["non_field_errors"] == ["percent(0~100)와 completed: true 중 하나 이상을 보내세요."]
     # The same request in English: the language comes from the request, not from the last one.
     english = Client(headers={"Accept-Language": "en"})
     english.force_login(enrollment.user)
