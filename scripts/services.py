@@ -653,6 +653,8 @@ check_chromium = start_chromium
 def packages_needed(selected: list[str]) -> list[str]:
     """The Debian packages to install for the selected components that are not available yet."""
     pkgs = []
+    if which("xgettext") is None or which("msgmerge") is None:
+        pkgs.append("gettext")  # the translation tests compare the catalogues with the source strings
     if "postgres" in selected and pg_bindir() is None and not pg_answers(pg_port()):
         pkgs.append("postgresql")
     if "redis" in selected and which("redis-server") is None and not redis_ping(redis_port()):
