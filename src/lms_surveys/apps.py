@@ -1,6 +1,6 @@
 import warnings
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 # django-survey-and-report warns at import time that its optional Sankey diagrams (pandas) are missing; the
@@ -23,6 +23,19 @@ class LmsSurveysConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+
+        if apps.is_installed("lms_core"):
+            # The one place lms_surveys listens to lms_core (a documented, optional dependency).
+            from lms_core import signals as core_signals
+
+            from . import receivers
+
+            core_signals.content_completed.connect(
+                receivers.invite_after_content, dispatch_uid="lms_surveys.invite_after_content"
+            )
+            core_signals.enrollment_completed.connect(
+                receivers.invite_after_course, dispatch_uid="lms_surveys.invite_after_course"
+            )
 
 
 class SurveyConfig(DjangoSurveyAndReportConfig):
