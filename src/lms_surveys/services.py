@@ -44,15 +44,23 @@ MULTIPLE = Question.SELECT_MULTIPLE
 # -- open or closed -----------------------------------------------------------------------------------------
 
 
+def _as_date(value):
+    """The package's date fields default to ``now()``: a datetime until the row is read back."""
+    if isinstance(value, datetime.datetime):
+        return timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    return value
+
+
 def closed_reason(survey: Survey, today: datetime.date | None = None) -> str | None:
     """Why ``survey`` refuses answers today, or ``None`` when it is open."""
     today = today or timezone.localdate()
+    publish, expire = _as_date(survey.publish_date), _as_date(survey.expire_date)
     if not survey.is_published:
         return _("This survey is not published.")
-    if survey.publish_date and survey.publish_date > today:
-        return _("This survey opens on %(date)s.") % {"date": formats.date_format(survey.publish_date)}
-    if survey.expire_date and survey.expire_date < today:
-        return _("This survey closed on %(date)s.") % {"date": formats.date_format(survey.expire_date)}
+    if publish and publish > today:
+        return _("This survey opens on %(date)s.") % {"date": formats.date_format(publish)}
+    if expire and expire < today:
+        return _("This survey closed on %(date)s.") % {"date": formats.date_format(expire)}
     return None
 
 
@@ -208,7 +216,6 @@ def validate_answers(survey: Survey, user, answers) -> dict[Question, object]:
     if not form.is_valid():
         for name, messages in form.errors.items():
             errors[name.removeprefix("question_")] = list(messages)
-        raise InvalidAnswers({"answers": errors})
     cleaned = {}
     for question in questions:
         value = form.cleaned_data.get(f"question_{question.pk}")

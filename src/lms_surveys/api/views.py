@@ -38,6 +38,11 @@ from .serializers import PendingSerializer, ResponseSerializer, SubmitSerializer
 NOT_FOUND = _("No survey here.")
 
 
+class ResponsePagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
 def _target_of(survey_pk) -> ContentSurvey:
     return get_object_or_404(ContentSurvey.objects.select_related("survey"), survey_id=survey_pk)
 
@@ -120,7 +125,7 @@ class SubmitView(APIView):
 class MyResponsesView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = ResponseSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = ResponsePagination
 
     def get_queryset(self):
         return _my_responses(self.request.user)
