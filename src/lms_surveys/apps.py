@@ -16,6 +16,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 
 class LmsSurveysConfig(AppConfig):
+    # This module also defines SurveyConfig (and imports its parent): without ``default = True`` Django would
+    # not pick this class for "lms_surveys" and would fall back to a bare AppConfig (no ready(), no receivers).
+    default = True
     name = "lms_surveys"
     label = "lms_surveys"
     verbose_name = _("Surveys")
