@@ -93,15 +93,10 @@ class QuestionOptionsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        question = self.instance
-        question.type = data.get("type", question.type)
         options = QuestionOptions(
-            question=question,
-            is_scale=data.get("is_scale") or False,
-            minimum=data.get("minimum"),
-            maximum=data.get("maximum"),
+            is_scale=data.get("is_scale") or False, minimum=data.get("minimum"), maximum=data.get("maximum")
         )
-        options.clean()
+        options.validate_for(data.get("type") or self.instance.type)
         return data
 
     def save(self, commit=True):

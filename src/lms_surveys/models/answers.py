@@ -39,13 +39,18 @@ class QuestionOptions(models.Model):
         return f"{self.question_id}: scale={self.is_scale} [{self.minimum}, {self.maximum}]"
 
     def clean(self):
+        self.validate_for(self.question.type if self.question_id else None)
+
+    def validate_for(self, question_type: str | None) -> None:
+        """Check these options against a question of ``question_type`` (``None``: only the range itself)."""
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValidationError({"maximum": _("The maximum is below the minimum.")})
-        question = self.question if self.question_id else None
+        if question_type is None:
+            return
         has_range = self.minimum is not None or self.maximum is not None
-        if question is not None and has_range and question.type not in NUMERIC_TYPES:
+        if has_range and question_type not in NUMERIC_TYPES:
             raise ValidationError(_("Only integer and float questions have a range."))
-        if question is not None and self.is_scale and question.type not in (*NUMERIC_TYPES, *CHOICE_TYPES):
+        if self.is_scale and question_type not in (*NUMERIC_TYPES, *CHOICE_TYPES):
             raise ValidationError(_("Only number and single-choice questions can be rating scales."))
 
 
