@@ -30,7 +30,8 @@ class ContentSurveyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not core_installed():
-            del self.fields["link"]
+            self.fields.pop("link", None)
+        if "link" not in self.fields:
             return
         from django.apps import apps
 
@@ -48,9 +49,6 @@ class ContentSurveyForm(forms.ModelForm):
         ]
         if self.instance.pk:
             self.fields["link"].initial = f"{self.instance.scope}:{self.instance.key}"
-        for name in ("scope", "key", "course_key", "title"):
-            self.fields[name].required = False
-            self.fields[name].widget = forms.HiddenInput()
 
     def clean(self):
         data = super().clean()
@@ -58,9 +56,9 @@ class ContentSurveyForm(forms.ModelForm):
             if not data.get("link"):
                 raise forms.ValidationError(_("Choose the learning content or course this survey is about."))
             scope, key = data["link"].split(":", 1)
-            data["scope"], data["key"] = scope, key
+            if (scope, key) != (self.instance.scope, self.instance.key):
+                self.instance.title = ""  # filled in from lms_core
             self.instance.scope, self.instance.key = scope, key
-            data["title"] = self.instance.title = ""  # filled in from lms_core
         return data
 
 
@@ -71,6 +69,10 @@ class ContentSurveyInline(admin.StackedInline):
     min_num = 1
     max_num = 1
     verbose_name = _("what this survey is about")
+
+    def get_fields(self, request, obj=None):
+        # With lms_core: one select of its contents and courses; without: the plain key and its details.
+        return ["link"] if core_installed() else ["scope", "key", "course_key", "title"]
 
 
 class QuestionOptionsForm(forms.ModelForm):
