@@ -192,6 +192,8 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "ipynb", "key", "odt", "pdf", "pptx", "
 # -- django-survey-and-report -----------------------------------------------------------------------------
 CHOICES_SEPARATOR = "|"
 USER_DID_NOT_ANSWER = "Left blank"  # read while apps load: a plain string
+# The learner's survey page (after a completed content) wears the site's header and styles.
+LMS_SURVEYS = {"BASE_TEMPLATE": "groundup_site/base.html"}
 
 # -- REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -230,6 +232,7 @@ if not DEBUG:
 # -- the demo command -------------------------------------------------------------------------------------
 # Each entry loads one app's demo data idempotently; apps add theirs as they grow.
 GROUNDUP_DEMO_LOADERS = ["groundup_site.demo.load_users", "groundup_site.demo.load_core"]
+GROUNDUP_DEMO_LOADERS += ["groundup_site.demo.load_surveys"]
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,9 @@
     (a :class:`~lms_surveys.models.SurveyInvitation`: the pending surveys on their dashboard).
 ``REPORT_TEXT_ANSWERS_LIMIT`` (default ``200``)
     At most this many free-text answers per question in a report (the newest first); the CSV export has all.
+``BASE_TEMPLATE`` (default ``"lms_surveys/base.html"``)
+    The template the learner's survey page extends (it fills the blocks ``title`` and ``content``): name your
+    site's base template to give the page your header and styles.
 """
 
 from lms_common.settings import AppSettings
@@ -29,7 +32,13 @@ DEFAULTS: dict = {
     "REQUIRE_ENROLLMENT": True,
     "INVITE_ON_COMPLETION": True,
     "REPORT_TEXT_ANSWERS_LIMIT": 200,
+    "BASE_TEMPLATE": "lms_surveys/base.html",
 }
+
+
+def _template_name(value):
+    return None if isinstance(value, str) and value else "must be a template name"
+
 
 app_settings = AppSettings(
     "LMS_SURVEYS",
@@ -38,5 +47,6 @@ app_settings = AppSettings(
         "REQUIRE_ENROLLMENT": _bool,
         "INVITE_ON_COMPLETION": _bool,
         "REPORT_TEXT_ANSWERS_LIMIT": _positive_int,
+        "BASE_TEMPLATE": _template_name,
     },
 )

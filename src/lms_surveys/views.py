@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from . import services
+from .conf import app_settings
 from .exceptions import InvalidAnswers, LmsSurveysError
 from .models import ContentSurvey, SurveyAnswer, SurveyResponse
 
@@ -84,6 +85,7 @@ def take_survey(request, pk):
     closed = services.closed_reason(survey)
     locked = mine is not None and not survey.editable_answers
     context = {
+        "base_template": app_settings.BASE_TEMPLATE,
         "target": target,
         "survey": survey,
         "rows": rows,

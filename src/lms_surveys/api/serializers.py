@@ -137,3 +137,105 @@ class PendingSerializer(serializers.Serializer):
     name = serializers.CharField(source="target.survey.name")
     about = AboutSerializer(source="target")
     offered_at = serializers.DateTimeField(source="created_at")
+
+
+# -- report shapes (documentation for the schema; the views return lms_surveys.reports' dicts) --------------
+
+
+class DistributionRowSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    label = serializers.CharField(required=False)
+    count = serializers.IntegerField()
+
+
+class RatingSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    average = serializers.FloatField(allow_null=True)
+    distribution = DistributionRowSerializer(many=True)
+
+
+class ChoiceCountSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class NumbersSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    average = serializers.FloatField(allow_null=True)
+    minimum = serializers.FloatField(allow_null=True)
+    maximum = serializers.FloatField(allow_null=True)
+
+
+class ValueCountSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class QuestionReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    is_scale = serializers.BooleanField()
+    answered = serializers.IntegerField()
+    rating = RatingSerializer(allow_null=True)
+    choices = ChoiceCountSerializer(many=True, allow_null=True)
+    numbers = NumbersSerializer(allow_null=True)
+    values = ValueCountSerializer(many=True, allow_null=True)
+    text_answers = serializers.ListField(child=serializers.CharField(), allow_null=True)
+
+
+class SurveyRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AboutReportSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    course_key = serializers.CharField()
+
+
+class SurveyReportSerializer(serializers.Serializer):
+    survey = SurveyRefSerializer()
+    about = AboutReportSerializer()
+    cohort = serializers.CharField(allow_null=True)
+    responses = serializers.IntegerField()
+    enrolled = serializers.IntegerField(allow_null=True, help_text="null without lms_core")
+    responses_from_enrolled = serializers.IntegerField(allow_null=True)
+    response_rate = serializers.FloatField(allow_null=True, min_value=0, max_value=1)
+    questions = QuestionReportSerializer(many=True)
+
+
+class CourseTargetRowSerializer(serializers.Serializer):
+    survey = serializers.IntegerField()
+    name = serializers.CharField()
+    scope = serializers.CharField()
+    key = serializers.CharField()
+    title = serializers.CharField()
+    responses = serializers.IntegerField()
+    responses_from_enrolled = serializers.IntegerField(allow_null=True)
+    response_rate = serializers.FloatField(allow_null=True)
+    rating_count = serializers.IntegerField()
+    rating_average = serializers.FloatField(allow_null=True)
+
+
+class CourseTextSerializer(serializers.Serializer):
+    survey = serializers.IntegerField()
+    title = serializers.CharField()
+    question = serializers.CharField()
+    answer = serializers.CharField()
+
+
+class CourseReportSerializer(serializers.Serializer):
+    course_key = serializers.CharField()
+    cohort = serializers.CharField(allow_null=True)
+    enrolled = serializers.IntegerField(allow_null=True)
+    surveys = serializers.IntegerField()
+    responses = serializers.IntegerField()
+    response_rate = serializers.FloatField(allow_null=True)
+    rating = RatingSerializer()
+    targets = CourseTargetRowSerializer(many=True)
+    text_answers = CourseTextSerializer(many=True)
