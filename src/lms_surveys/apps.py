@@ -25,13 +25,19 @@ class LmsSurveysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        from django.db.models.signals import post_save
+        from survey.models import Answer
+
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            receivers,
+        )
+
+        post_save.connect(receivers.rerate_answer, sender=Answer, dispatch_uid="lms_surveys.rerate_answer")
 
         if apps.is_installed("lms_core"):
             # The one place lms_surveys listens to lms_core (a documented, optional dependency).
             from lms_core import signals as core_signals
-
-            from . import receivers
 
             core_signals.content_completed.connect(
                 receivers.invite_after_content, dispatch_uid="lms_surveys.invite_after_content"

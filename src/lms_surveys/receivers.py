@@ -1,7 +1,22 @@
-"""Receivers of lms_core's signals, connected in ``AppConfig.ready()`` only when lms_core is installed."""
+"""Receivers connected in ``AppConfig.ready()``: lms_core's signals (only when lms_core is installed), and the
+package's Answer saves (an answer changed in the package's own admin gets its rating recomputed)."""
 
 from .conf import app_settings
-from .models import ContentSurvey, Scope, SurveyInvitation
+from .models import ContentSurvey, Scope, SurveyAnswer, SurveyInvitation
+
+
+def rerate_answer(sender, instance, raw=False, **kwargs):
+    """``post_save`` of ``survey.Answer``: keep our rating in step with a body edited outside our services."""
+    if raw or isinstance(instance, SurveyAnswer):
+        return  # our own saves set the rating themselves
+    from .services import parse_body, rating_for
+
+    question = instance.question
+    try:
+        rating = rating_for(question, parse_body(question, instance.body))
+    except (TypeError, ValueError):
+        rating = None
+    SurveyAnswer.objects.filter(pk=instance.pk).update(rating=rating)
 
 
 def invite_after_content(sender, *, progress, enrollment, user, content, **kwargs):

@@ -173,3 +173,22 @@ def test_the_learner_page_says_why_it_refuses(world):
     assert "This survey closed on" in page and "Send my answers" not in page
     client.post(page_url(world), form_data(world))
     assert SurveyResponse.objects.count() == 0
+
+
+def test_an_answer_edited_in_the_packages_admin_gets_its_rating_recomputed(world, admin_client_for):
+    from survey.models import Answer
+
+    from lms_surveys.models import SurveyAnswer
+
+    response = submit_response(world.target, world.learner, valid_answers(world.survey))
+    answer = Answer.objects.get(response_id=response.pk, question=world.survey.q["rating"])
+    answer.body = "2"
+    answer.save()
+    assert SurveyAnswer.objects.get(pk=answer.pk).rating == 2.0
+    clarity = Answer.objects.get(response_id=response.pk, question=world.survey.q["clarity"])
+    clarity.body = "excellent"
+    clarity.save()
+    assert SurveyAnswer.objects.get(pk=clarity.pk).rating == 4.0
+    clarity.body = "not a choice"
+    clarity.save()
+    assert SurveyAnswer.objects.get(pk=clarity.pk).rating is None

@@ -4,7 +4,8 @@ and the rules (login, one response per learner, closed and unpublished surveys, 
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from survey.models import Answer, Response
@@ -13,6 +14,7 @@ from survey.signals import survey_completed
 from lms_surveys import signals
 from lms_surveys.models import SurveyAnswer, SurveyResponse
 from lms_surveys.services import submit_response
+from lms_surveys.testing.factories import attach, make_survey
 
 from .conftest import valid_answers, without_core
 
@@ -260,3 +262,28 @@ def test_without_lms_core_the_response_has_the_plain_keys(world):
     assert (stored.content_key, stored.course_key, stored.cohort_key) == ("numpy-basics", "ai-basics", "")
     assert stored.enrollment_status == "" and stored.progress_percent is None
     assert world.target.target_type is None
+
+
+def test_learner_endpoints_run_a_constant_number_of_queries(world):
+    client = world.client(world.learner)
+
+    def counts():
+        found = []
+        for url in (content_url(world), mine_url()):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            found.append(len(queries))
+        return found
+
+    submit(world, world.learner)
+    small = counts()
+    for n in range(3):  # more surveys answered, each with every question type
+        survey = make_survey(f"More {n}")
+        if world.core:
+            from lms_core.testing.factories import make_content
+
+            target = attach(survey, make_content(world.core["course"]))
+        else:
+            target = attach(survey, key=f"more-{n}", course_key="ai-basics")
+        submit_response(target, world.learner, valid_answers(survey))
+    assert counts() == small
