@@ -287,3 +287,28 @@ def test_learner_endpoints_run_a_constant_number_of_queries(world):
             target = attach(survey, key=f"more-{n}", course_key="ai-basics")
         submit_response(target, world.learner, valid_answers(survey))
     assert counts() == small
+
+
+def test_the_course_survey_endpoint_and_deleting_surveys(world):
+    from django.db.models import ProtectedError
+    from survey.models import Survey
+
+    from lms_surveys.models import ContentSurvey
+
+    course_survey = make_survey("End of course")
+    if world.core:
+        attach(course_survey, world.core["course"])
+        key = str(world.core["course"].pk)
+    else:
+        key = "ai-basics"
+        attach(course_survey, scope="course", key=key)
+    body = world.client(world.learner).get(reverse("lms_surveys:api-course-survey", args=[key])).json()
+    assert body["id"] == course_survey.pk and body["about"]["scope"] == "course"
+    # A survey with answers is kept (unpublish it instead); one without goes with its attachment.
+    submit(world, world.learner)
+    with pytest.raises(ProtectedError):
+        world.survey.delete()
+    assert SurveyResponse.objects.count() == 1 and SurveyAnswer.objects.count() == 8
+    course_survey.delete()
+    assert not Survey.objects.filter(pk=course_survey.pk).exists()
+    assert not ContentSurvey.objects.filter(survey_id=course_survey.pk).exists()
