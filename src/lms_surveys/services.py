@@ -176,17 +176,24 @@ def _form_value(question: Question, value, errors: dict) -> list[str] | None:
     return [value]
 
 
+def _plain(number: float):
+    """5.0 reads as 5 in messages."""
+    return int(number) if float(number).is_integer() else number
+
+
 def _check_range(question: Question, value, errors: dict) -> None:
     options = _options(question)
     if options is None or value is None or question.type not in NUMERIC_TYPES:
         return
     if options.minimum is not None and value < options.minimum:
         errors.setdefault(str(question.pk), []).append(
-            _("Give a number of at least %(minimum)s.") % {"minimum": formats.number_format(options.minimum)}
+            _("Give a number of at least %(minimum)s.")
+            % {"minimum": formats.number_format(_plain(options.minimum))}
         )
     if options.maximum is not None and value > options.maximum:
         errors.setdefault(str(question.pk), []).append(
-            _("Give a number of at most %(maximum)s.") % {"maximum": formats.number_format(options.maximum)}
+            _("Give a number of at most %(maximum)s.")
+            % {"maximum": formats.number_format(_plain(options.maximum))}
         )
 
 

@@ -77,10 +77,10 @@ def test_integer_refuses_what_is_not_a_whole_number(world, value):
     assert str(world.survey.q["rating"].pk) in errors
 
 
-@pytest.mark.parametrize(("value", "message"), [(0, "at least 1"), (6, "at most 5")])
+@pytest.mark.parametrize(("value", "message"), [(0, "at least 1."), (6, "at most 5.")])
 def test_integer_range(world, value, message):
     errors = errors_of(world.survey, world.learner, valid_answers(world.survey, rating=value))
-    assert message in errors[str(world.survey.q["rating"].pk)][0]
+    assert errors[str(world.survey.q["rating"].pk)] == [f"Give a number of {message}"]
 
 
 @pytest.mark.parametrize("value", ["lots", "nan", "inf"])
@@ -155,3 +155,14 @@ def test_the_api_answers_400_with_messages_per_question_and_saves_nothing(world)
     assert world.client(world.learner).post(url, {"reply": {}}, format="json").status_code == 400
     bad = world.client(world.learner).post(url, "{not json", content_type="application/json")
     assert bad.status_code == 400
+
+
+def test_messages_are_shipped_in_korean(world):
+    from django.utils import translation
+
+    with translation.override("ko"):
+        errors = errors_of(world.survey, world.learner, valid_answers(world.survey, rating=9))
+        assert errors[str(world.survey.q["rating"].pk)] == ["5 이하의 숫자를 입력하세요."]
+        from lms_surveys.exceptions import LoginRequired
+
+        assert str(LoginRequired().detail) == "이 설문에 응답하려면 로그인하세요."
