@@ -166,3 +166,21 @@ def test_messages_are_shipped_in_korean(world):
         from lms_surveys.exceptions import LoginRequired
 
         assert str(LoginRequired().detail) == "이 설문에 응답하려면 로그인하세요."
+
+
+def test_select_image_questions(world):
+    question = make_question(
+        world.survey,
+        Question.SELECT_IMAGE,
+        "Which plot is right?",
+        required=True,
+        choices=["plot-a.png", "plot-b.png"],
+    )
+    answers = valid_answers(world.survey)
+    answers[str(question.pk)] = "plot-c.png"
+    assert str(question.pk) in errors_of(world.survey, world.learner, answers)
+    answers[str(question.pk)] = "plot-b.png"  # by label
+    cleaned = {q.pk: value for q, value in validate_answers(world.survey, world.learner, answers).items()}
+    assert (
+        cleaned[question.pk] == dict((label, value) for value, label in question.get_choices())["plot-b.png"]
+    )
