@@ -181,6 +181,5 @@ def test_select_image_questions(world):
     assert str(question.pk) in errors_of(world.survey, world.learner, answers)
     answers[str(question.pk)] = "plot-b.png"  # by label
     cleaned = {q.pk: value for q, value in validate_answers(world.survey, world.learner, answers).items()}
-    assert (
-        cleaned[question.pk] == dict((label, value) for value, label in question.get_choices())["plot-b.png"]
-    )
+    value_of = {label: value for value, label in question.get_choices()}
+    assert cleaned[question.pk] == value_of["plot-b.png"]
