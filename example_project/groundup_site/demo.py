@@ -109,3 +109,79 @@ def load_core():
         f"  course {course.title!r}: {len(contents)} contents, cohorts {fixed.name!r} and {self_paced.name!r}",
         f"  learner is enrolled in {fixed.name!r}: status {enrollment.get_status_display()!r}",
     ]
+
+
+@transaction.atomic
+def load_surveys():
+    """A short survey after the first two demo lessons; the learner, who completed the first, is invited to it."""
+    from datetime import date
+
+    from survey.models import Question, Survey
+
+    from lms_core.models import LearningContent, Progress, ProgressState
+    from lms_surveys.models import ContentSurvey, QuestionOptions, SurveyInvitation
+
+    questions = [
+        (
+            "이 강의는 얼마나 유익했나요? · How useful was this lesson? (1-5)",
+            Question.INTEGER,
+            True,
+            "",
+            (1, 5),
+        ),
+        (
+            "진도 속도 · The pace was",
+            Question.RADIO,
+            True,
+            "너무 느림 · Too slow|적당함 · Right|너무 빠름 · Too fast",
+            None,
+        ),
+        (
+            "도움이 된 것 · What helped?",
+            Question.SELECT_MULTIPLE,
+            False,
+            "설명 · Explanations|코드 셀 · Code cells|연습 · Exercises",
+            None,
+        ),
+        ("개선할 점 · What should we improve?", Question.TEXT, False, "", None),
+    ]
+    lines = []
+    for content in LearningContent.objects.filter(course__slug="ai-기초").order_by("position")[:2]:
+        target = ContentSurvey.objects.filter(scope="content", key=str(content.pk)).first()
+        if target is None:
+            survey = Survey.objects.create(
+                name=f"{content.title} — 설문 · Survey",
+                description="2분이면 됩니다. · Two minutes, to make this lesson better.",
+                need_logged_user=True,
+                editable_answers=True,
+                expire_date=date(2099, 12, 31),  # open for as long as the demo runs
+            )
+            for order, (text, kind, required, choices, scale) in enumerate(questions):
+                question = Question.objects.create(
+                    survey=survey,
+                    text=text,
+                    type=kind,
+                    required=required,
+                    order=order,
+                    choices=choices or None,
+                )
+                if scale:
+                    QuestionOptions.objects.create(
+                        question=question, is_scale=True, minimum=scale[0], maximum=scale[1]
+                    )
+            target = ContentSurvey(survey=survey, scope="content", key=str(content.pk))
+            target.full_clean()
+            target.save()
+        completed = Progress.objects.filter(content=content, state=ProgressState.COMPLETED).select_related(
+            "enrollment"
+        )
+        for progress in completed:
+            SurveyInvitation.objects.get_or_create(
+                target=target,
+                user_id=progress.enrollment.user_id,
+                defaults={"cohort_key": str(progress.enrollment.cohort_id)},
+            )
+        lines.append(
+            f"  survey {target.survey.name!r} after {content.title!r} (/surveys/{target.survey_id}/)"
+        )
+    return lines

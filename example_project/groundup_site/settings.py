@@ -194,6 +194,8 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "ipynb", "key", "odt", "pdf", "pptx", "
 # -- django-survey-and-report -----------------------------------------------------------------------------
 CHOICES_SEPARATOR = "|"
 USER_DID_NOT_ANSWER = "Left blank"  # read while apps load: a plain string
+# The learner's survey page (after a completed content) wears the site's header and styles.
+LMS_SURVEYS = {"BASE_TEMPLATE": "groundup_site/base.html"}
 
 # -- REST framework ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -235,6 +237,7 @@ GROUNDUP_DEMO_LOADERS = [
     "groundup_site.demo.load_users",
     "groundup_site.demo.load_core",
     "groundup_site.demo_cohort.load_cohort_activity",
+    "groundup_site.demo.load_surveys",
 ]
 
 LOGGING = {

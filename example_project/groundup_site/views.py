@@ -10,9 +10,10 @@ from django.views.decorators.http import require_safe
 @require_safe
 def home(request):
     """The learner's dashboard: their courses with progress, status and the next due item."""
-    context = {"enrollments": []}
+    context = {"enrollments": [], "pending_surveys": []}
     if request.user.is_authenticated:
         context["enrollments"] = learner_dashboard(request.user)
+        context["pending_surveys"] = pending_surveys(request.user)
     return render(request, "groundup_site/home.html", context)
 
 
@@ -53,6 +54,17 @@ def learner_dashboard(user):
             }
         )
     return rows
+
+
+def pending_surveys(user):
+    """Surveys offered after the learner completed a content (lms_surveys), not answered yet."""
+    from django.apps import apps
+
+    if not apps.is_installed("lms_surveys"):
+        return []
+    from lms_surveys.pending import pending_invitations
+
+    return list(pending_invitations(user)[:10])
 
 
 @require_safe

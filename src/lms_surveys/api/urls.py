@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("contents/<path:key>/survey/", views.TargetSurveyView.as_view(), name="api-content-survey"),
+    path(
+        "courses/<path:key>/survey/",
+        views.TargetSurveyView.as_view(scope="course"),
+        name="api-course-survey",
+    ),
+    path("surveys/<int:pk>/", views.SurveyDetailView.as_view(), name="api-survey"),
+    path("surveys/<int:pk>/responses/", views.SubmitView.as_view(), name="api-survey-responses"),
+    path("me/responses/", views.MyResponsesView.as_view(), name="api-my-responses"),
+    path("me/responses/<int:pk>/", views.MyResponseView.as_view(), name="api-my-response"),
+    path("me/pending/", views.PendingView.as_view(), name="api-my-pending"),
+    path("reports/surveys/<int:pk>/", views.SurveyReportView.as_view(), name="api-survey-report"),
+    path("reports/courses/<path:key>/", views.CourseReportView.as_view(), name="api-course-report"),
+]

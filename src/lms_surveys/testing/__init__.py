@@ -1,0 +1,1 @@
+"""Test helpers for lms_surveys and for projects that extend it (``lms_surveys.testing.factories``)."""
