@@ -9,4 +9,6 @@ def lms_kernels_environments():
     """``[(kernelspec name, display name), ...]`` of the active kernel environments."""
     from lms_kernels.models import KernelEnvironment
 
-    return list(KernelEnvironment.objects.active().order_by("display_name").values_list("slug", "display_name"))
+    return list(
+        KernelEnvironment.objects.active().order_by("display_name").values_list("slug", "display_name")
+    )

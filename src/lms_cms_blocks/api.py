@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.urls import path
 from django.utils.translation import gettext as _
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
@@ -25,6 +26,9 @@ __all__ = ["LessonPagesAPIViewSet"]
 
 
 class LessonPagesAPIViewSet(PagesAPIViewSet):
+    #: Live public pages are public content, whatever the project's default DRF permissions (Wagtail's endpoint
+    #: serves only live pages without view restrictions); a preview token is its own credential.
+    permission_classes = [AllowAny]
     known_query_parameters = PagesAPIViewSet.known_query_parameters.union(["token"])
 
     def get_serializer_context(self):

@@ -69,7 +69,7 @@ def make_image(db):
 @pytest.fixture
 def make_lesson(site_root, lesson_model):
     def make(title="A lesson", body=(), publish=True, parent=None, **fields):
-        page = lesson_model(title=title, body=list(body), **fields)
+        page = lesson_model(title=title, body=list(body), live=publish, **fields)
         (parent or site_root).add_child(instance=page)
         revision = page.save_revision()
         if publish:

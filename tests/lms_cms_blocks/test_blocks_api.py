@@ -57,7 +57,7 @@ def test_paragraph_shape_expands_links(site_root):
     raw = f'<p>See <a linktype="page" id="{site_root.pk}">home</a> &amp; <b>bold</b></p>'
     result = api(block, raw)
     assert set(result) == {"html"}
-    assert 'linktype' not in result["html"]
+    assert "linktype" not in result["html"]
     assert f'href="{site_root.url}"' in result["html"]
     assert "<b>bold</b>" in result["html"]
 
@@ -67,7 +67,7 @@ def test_markdown_shape_math_and_sanitizing(make_image):
     image = make_image("diagram")
     source = (
         "# 제목\n\nInline $a^2 + b^2 < c$ and\n\n$$\\sum_i x_i$$\n\n"
-        f"![그림](image:{image.pk})\n\n<script>alert(1)</script><a href=\"javascript:alert(1)\">x</a>"
+        f'![그림](image:{image.pk})\n\n<script>alert(1)</script><a href="javascript:alert(1)">x</a>'
     )
     result = api(block, source)
     assert set(result) == {"markdown", "html"}
@@ -135,7 +135,9 @@ def test_code_shape_and_highlighting():
     assert set(result) == {"language", "code", "caption", "html"}
     assert result["language"] == "python" and result["caption"] == "c"
     assert '<div class="highlight">' in result["html"] and '<span class="k">def</span>' in result["html"]
-    assert "<script" not in api(block, {"language": "html", "code": "<script>x</script>", "caption": ""})["html"]
+    assert (
+        "<script" not in api(block, {"language": "html", "code": "<script>x</script>", "caption": ""})["html"]
+    )
 
 
 def test_code_unknown_language_is_refused():
@@ -262,7 +264,16 @@ def test_jupyter_outputs_from_the_editor_form():
         "j-source": "x = 1",
         "j-environment": "pytorch-gpu",
         "j-setup_code": "",
-        "j-outputs": json.dumps([{"output_type": "execute_result", "execution_count": 1, "data": {"text/plain": "1"}, "metadata": {}}]),
+        "j-outputs": json.dumps(
+            [
+                {
+                    "output_type": "execute_result",
+                    "execution_count": 1,
+                    "data": {"text/plain": "1"},
+                    "metadata": {},
+                }
+            ]
+        ),
         "j-check_code": "",
     }
     value = block.clean(block.value_from_datadict(form, {}, "j"))
@@ -302,7 +313,11 @@ def test_stream_api_lists_type_value_id_and_survives_bad_blocks():
         ]
     )
     result = block.get_api_representation(value, {})
-    assert result[0] == {"type": "heading", "value": {"text": "하나", "level": 2, "anchor": "하나"}, "id": good_id}
+    assert result[0] == {
+        "type": "heading",
+        "value": {"text": "하나", "level": 2, "anchor": "하나"},
+        "id": good_id,
+    }
     assert result[1]["error"] == "invalid_block" and result[1]["value"] is None
     assert result[2]["value"]["html"] == "<p><em>둘</em></p>\n"
 

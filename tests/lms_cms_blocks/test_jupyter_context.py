@@ -32,12 +32,25 @@ def test_jupyter_template_gets_value_block_id_and_page(settings, make_lesson, st
         body=[
             {
                 "type": "jupyter",
-                "value": {"source": "print('hi')", "environment": "python3", "setup_code": "", "outputs": [], "check_code": ""},
+                "value": {
+                    "source": "print('hi')",
+                    "environment": "python3",
+                    "setup_code": "",
+                    "outputs": [],
+                    "check_code": "",
+                },
                 "id": block_id,
             }
         ],
     )
     with override_settings(TEMPLATES=probe_templates(settings)):
-        source = "{{ page.body }}" if style == "variable" else "{% load wagtailcore_tags %}{% include_block page.body %}"
+        source = (
+            "{{ page.body }}"
+            if style == "variable"
+            else "{% load wagtailcore_tags %}{% include_block page.body %}"
+        )
         html = engines["django"].from_string(source).render({"page": type(lesson).objects.get(pk=lesson.pk)})
-    assert f"probe block_id={block_id} page=파이썬 첫걸음 source=print(&#x27;hi&#x27;) env=python3 hidden=False" in html
+    assert (
+        f"probe block_id={block_id} page=파이썬 첫걸음 source=print(&#x27;hi&#x27;) env=python3 hidden=False"
+        in html
+    )

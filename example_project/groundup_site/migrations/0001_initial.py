@@ -8,27 +8,230 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('wagtailcore', '0089_log_entry_data_json_null_to_object'),
+        ("wagtailcore", "0089_log_entry_data_json_null_to_object"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LessonPage',
+            name="LessonPage",
             fields=[
-                ('page_ptr', models.OneToOneField(auto_created=True, on_delete=django.db.models.deletion.CASCADE, parent_link=True, primary_key=True, serialize=False, to=settings.WAGTAIL_PAGE_MODEL)),
-                ('date', models.DateField(default=lms_cms_blocks.pages._today, verbose_name='date')),
-                ('intro', models.TextField(blank=True, help_text='One or two sentences shown in listings.', verbose_name='introduction')),
-                ('body', wagtail.fields.StreamField([('heading', 2), ('paragraph', 3), ('markdown', 4), ('image', 8), ('quote', 11), ('callout', 15), ('code', 18), ('jupyter', 24), ('embed', 26), ('document', 29)], blank=True, block_lookup={0: ('wagtail.blocks.CharBlock', (), {'label': 'text', 'max_length': 255}), 1: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('2', 'Section (h2)'), ('3', 'Subsection (h3)'), ('4', 'Minor heading (h4)')], 'label': 'level'}), 2: ('wagtail.blocks.StructBlock', [[('text', 0), ('level', 1)]], {}), 3: ('lms_cms_blocks.blocks.text.ParagraphBlock', (), {}), 4: ('lms_cms_blocks.blocks.text.MarkdownBlock', (), {}), 5: ('wagtail.images.blocks.ImageChooserBlock', (), {'label': 'image'}), 6: ('wagtail.blocks.CharBlock', (), {'help_text': "What the image shows, for people who cannot see it. Blank: the image's title.", 'label': 'alternative text', 'max_length': 255, 'required': False}), 7: ('wagtail.blocks.CharBlock', (), {'label': 'caption', 'max_length': 255, 'required': False}), 8: ('wagtail.blocks.StructBlock', [[('image', 5), ('alt', 6), ('caption', 7)]], {}), 9: ('wagtail.blocks.TextBlock', (), {'label': 'quote'}), 10: ('wagtail.blocks.CharBlock', (), {'label': 'attribution', 'max_length': 255, 'required': False}), 11: ('wagtail.blocks.StructBlock', [[('quote', 9), ('attribution', 10)]], {}), 12: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('note', 'Note'), ('tip', 'Tip'), ('important', 'Important'), ('warning', 'Warning'), ('danger', 'Danger')], 'label': 'kind'}), 13: ('wagtail.blocks.CharBlock', (), {'label': 'title', 'max_length': 255, 'required': False}), 14: ('wagtail.blocks.RichTextBlock', (), {'label': 'text'}), 15: ('wagtail.blocks.StructBlock', [[('kind', 12), ('title', 13), ('body', 14)]], {}), 16: ('wagtail.blocks.ChoiceBlock', [], {'choices': [('python', 'Python'), ('pycon', 'Python console'), ('bash', 'Bash'), ('console', 'Shell session'), ('text', 'Plain text'), ('json', 'JSON'), ('yaml', 'YAML'), ('toml', 'TOML'), ('sql', 'SQL'), ('html', 'HTML'), ('css', 'CSS'), ('javascript', 'JavaScript'), ('typescript', 'TypeScript'), ('c', 'C'), ('cpp', 'C++'), ('cuda', 'CUDA'), ('java', 'Java'), ('r', 'R'), ('julia', 'Julia'), ('dockerfile', 'Dockerfile'), ('diff', 'Diff')], 'label': 'language'}), 17: ('wagtail.blocks.TextBlock', (), {'label': 'code'}), 18: ('wagtail.blocks.StructBlock', [[('language', 16), ('code', 17), ('caption', 7)]], {}), 19: ('wagtail.blocks.TextBlock', (), {'label': 'code', 'required': False, 'rows': 6}), 20: ('lms_cms_blocks.blocks.jupyter.KernelspecBlock', (), {'label': 'environment'}), 21: ('wagtail.blocks.TextBlock', (), {'help_text': "Optional, hidden from learners: run once before the learner's first execution.", 'label': 'setup code', 'required': False, 'rows': 3}), 22: ('lms_cms_blocks.blocks.jupyter.OutputsBlock', (), {'label': 'outputs'}), 23: ('wagtail.blocks.TextBlock', (), {'help_text': "Optional, hidden from learners: run after the learner's code; the exercise passes when it raises no error. Filling it in makes this cell an exercise.", 'label': 'check code', 'required': False, 'rows': 3}), 24: ('wagtail.blocks.StructBlock', [[('source', 19), ('environment', 20), ('setup_code', 21), ('outputs', 22), ('check_code', 23)]], {}), 25: ('wagtail.embeds.blocks.EmbedBlock', (), {'help_text': 'A YouTube, Vimeo, SlideShare... address.', 'label': 'URL'}), 26: ('wagtail.blocks.StructBlock', [[('embed', 25), ('caption', 7)]], {}), 27: ('wagtail.documents.blocks.DocumentChooserBlock', (), {'label': 'document'}), 28: ('wagtail.blocks.CharBlock', (), {'help_text': "Blank: the document's title.", 'label': 'link text', 'max_length': 255, 'required': False}), 29: ('wagtail.blocks.StructBlock', [[('document', 27), ('title', 28)]], {})}, verbose_name='body')),
+                (
+                    "page_ptr",
+                    models.OneToOneField(
+                        auto_created=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        parent_link=True,
+                        primary_key=True,
+                        serialize=False,
+                        to=settings.WAGTAIL_PAGE_MODEL,
+                    ),
+                ),
+                ("date", models.DateField(default=lms_cms_blocks.pages._today, verbose_name="date")),
+                (
+                    "intro",
+                    models.TextField(
+                        blank=True,
+                        help_text="One or two sentences shown in listings.",
+                        verbose_name="introduction",
+                    ),
+                ),
+                (
+                    "body",
+                    wagtail.fields.StreamField(
+                        [
+                            ("heading", 2),
+                            ("paragraph", 3),
+                            ("markdown", 4),
+                            ("image", 8),
+                            ("quote", 11),
+                            ("callout", 15),
+                            ("code", 18),
+                            ("jupyter", 24),
+                            ("embed", 26),
+                            ("document", 29),
+                        ],
+                        blank=True,
+                        block_lookup={
+                            0: ("wagtail.blocks.CharBlock", (), {"label": "text", "max_length": 255}),
+                            1: (
+                                "wagtail.blocks.ChoiceBlock",
+                                [],
+                                {
+                                    "choices": [
+                                        ("2", "Section (h2)"),
+                                        ("3", "Subsection (h3)"),
+                                        ("4", "Minor heading (h4)"),
+                                    ],
+                                    "label": "level",
+                                },
+                            ),
+                            2: ("wagtail.blocks.StructBlock", [[("text", 0), ("level", 1)]], {}),
+                            3: ("lms_cms_blocks.blocks.text.ParagraphBlock", (), {}),
+                            4: ("lms_cms_blocks.blocks.text.MarkdownBlock", (), {}),
+                            5: ("wagtail.images.blocks.ImageChooserBlock", (), {"label": "image"}),
+                            6: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {
+                                    "help_text": "What the image shows, for people who cannot see it. Blank: the image's title.",
+                                    "label": "alternative text",
+                                    "max_length": 255,
+                                    "required": False,
+                                },
+                            ),
+                            7: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {"label": "caption", "max_length": 255, "required": False},
+                            ),
+                            8: (
+                                "wagtail.blocks.StructBlock",
+                                [[("image", 5), ("alt", 6), ("caption", 7)]],
+                                {},
+                            ),
+                            9: ("wagtail.blocks.TextBlock", (), {"label": "quote"}),
+                            10: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {"label": "attribution", "max_length": 255, "required": False},
+                            ),
+                            11: ("wagtail.blocks.StructBlock", [[("quote", 9), ("attribution", 10)]], {}),
+                            12: (
+                                "wagtail.blocks.ChoiceBlock",
+                                [],
+                                {
+                                    "choices": [
+                                        ("note", "Note"),
+                                        ("tip", "Tip"),
+                                        ("important", "Important"),
+                                        ("warning", "Warning"),
+                                        ("danger", "Danger"),
+                                    ],
+                                    "label": "kind",
+                                },
+                            ),
+                            13: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {"label": "title", "max_length": 255, "required": False},
+                            ),
+                            14: ("wagtail.blocks.RichTextBlock", (), {"label": "text"}),
+                            15: (
+                                "wagtail.blocks.StructBlock",
+                                [[("kind", 12), ("title", 13), ("body", 14)]],
+                                {},
+                            ),
+                            16: (
+                                "wagtail.blocks.ChoiceBlock",
+                                [],
+                                {
+                                    "choices": [
+                                        ("python", "Python"),
+                                        ("pycon", "Python console"),
+                                        ("bash", "Bash"),
+                                        ("console", "Shell session"),
+                                        ("text", "Plain text"),
+                                        ("json", "JSON"),
+                                        ("yaml", "YAML"),
+                                        ("toml", "TOML"),
+                                        ("sql", "SQL"),
+                                        ("html", "HTML"),
+                                        ("css", "CSS"),
+                                        ("javascript", "JavaScript"),
+                                        ("typescript", "TypeScript"),
+                                        ("c", "C"),
+                                        ("cpp", "C++"),
+                                        ("cuda", "CUDA"),
+                                        ("java", "Java"),
+                                        ("r", "R"),
+                                        ("julia", "Julia"),
+                                        ("dockerfile", "Dockerfile"),
+                                        ("diff", "Diff"),
+                                    ],
+                                    "label": "language",
+                                },
+                            ),
+                            17: ("wagtail.blocks.TextBlock", (), {"label": "code"}),
+                            18: (
+                                "wagtail.blocks.StructBlock",
+                                [[("language", 16), ("code", 17), ("caption", 7)]],
+                                {},
+                            ),
+                            19: (
+                                "wagtail.blocks.TextBlock",
+                                (),
+                                {"label": "code", "required": False, "rows": 6},
+                            ),
+                            20: (
+                                "lms_cms_blocks.blocks.jupyter.KernelspecBlock",
+                                (),
+                                {"label": "environment"},
+                            ),
+                            21: (
+                                "wagtail.blocks.TextBlock",
+                                (),
+                                {
+                                    "help_text": "Optional, hidden from learners: run once before the learner's first execution.",
+                                    "label": "setup code",
+                                    "required": False,
+                                    "rows": 3,
+                                },
+                            ),
+                            22: ("lms_cms_blocks.blocks.jupyter.OutputsBlock", (), {"label": "outputs"}),
+                            23: (
+                                "wagtail.blocks.TextBlock",
+                                (),
+                                {
+                                    "help_text": "Optional, hidden from learners: run after the learner's code; the exercise passes when it raises no error. Filling it in makes this cell an exercise.",
+                                    "label": "check code",
+                                    "required": False,
+                                    "rows": 3,
+                                },
+                            ),
+                            24: (
+                                "wagtail.blocks.StructBlock",
+                                [
+                                    [
+                                        ("source", 19),
+                                        ("environment", 20),
+                                        ("setup_code", 21),
+                                        ("outputs", 22),
+                                        ("check_code", 23),
+                                    ]
+                                ],
+                                {},
+                            ),
+                            25: (
+                                "wagtail.embeds.blocks.EmbedBlock",
+                                (),
+                                {"help_text": "A YouTube, Vimeo, SlideShare... address.", "label": "URL"},
+                            ),
+                            26: ("wagtail.blocks.StructBlock", [[("embed", 25), ("caption", 7)]], {}),
+                            27: ("wagtail.documents.blocks.DocumentChooserBlock", (), {"label": "document"}),
+                            28: (
+                                "wagtail.blocks.CharBlock",
+                                (),
+                                {
+                                    "help_text": "Blank: the document's title.",
+                                    "label": "link text",
+                                    "max_length": 255,
+                                    "required": False,
+                                },
+                            ),
+                            29: ("wagtail.blocks.StructBlock", [[("document", 27), ("title", 28)]], {}),
+                        },
+                        verbose_name="body",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'lesson',
-                'verbose_name_plural': 'lessons',
-                'abstract': False,
+                "verbose_name": "lesson",
+                "verbose_name_plural": "lessons",
+                "abstract": False,
             },
-            bases=('wagtailcore.page',),
+            bases=("wagtailcore.page",),
         ),
     ]

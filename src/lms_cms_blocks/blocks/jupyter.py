@@ -116,8 +116,8 @@ def _as_outputs(value) -> list:
 def validate_outputs(outputs) -> None:
     """Raise :class:`ValidationError` unless ``outputs`` is a list of valid nbformat v4 outputs."""
     import nbformat
-    from nbformat.validator import NotebookValidationError
     from nbformat.v4 import new_code_cell, new_notebook
+    from nbformat.validator import NotebookValidationError
 
     if not isinstance(outputs, list):
         raise ValidationError(_("Outputs must be a JSON list of nbformat outputs."), code="invalid_outputs")

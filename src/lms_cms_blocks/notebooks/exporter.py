@@ -9,13 +9,14 @@ attachments, embeds and documents as links). The notebook's kernelspec is the fi
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import mimetypes
 import re
 
 from django.utils.html import strip_tags
 
-from ..blocks.jupyter import JupyterBlock
+from ..blocks.jupyter import META_KEY, JupyterBlock
 from ..blocks.text import rich_text_html
 from .importer import CELL_META_KEY
 
@@ -59,12 +60,25 @@ def _markdown_cell(source, images=()):
     return cell
 
 
+def _portable(outputs):
+    """Outputs without our metadata (image ids and URLs of this site): the images' data is inline already."""
+    import nbformat
+
+    result = []
+    for output in outputs:
+        output = copy.deepcopy(output)
+        if isinstance(output.get("metadata"), dict):
+            output["metadata"].pop(META_KEY, None)
+        result.append(nbformat.from_dict(output))
+    return result
+
+
 def _block_cell(child):
     from nbformat.v4 import new_code_cell
 
     block_type, value = child.block_type, child.value
     if isinstance(child.block, JupyterBlock):
-        cell = new_code_cell(source=value.get("source") or "", outputs=list(value.get("outputs") or []))
+        cell = new_code_cell(source=value.get("source") or "", outputs=_portable(value.get("outputs") or []))
         hidden = {key: value.get(key) for key in ("setup_code", "check_code") if value.get(key)}
         if hidden:
             cell.metadata[CELL_META_KEY] = hidden
@@ -121,6 +135,8 @@ def export_notebook(page):
             continue
         if cell is None:
             continue
+        if child.id:
+            cell.id = str(child.id)[:64]  # stable ids: an unchanged lesson exports to the same bytes
         if cell.cell_type == "code" and not environment:
             environment = child.value.get("environment") or ""
         cells.append(cell)

@@ -59,9 +59,17 @@ def read_notebook(data: bytes | str):
         notebook = nbformat.reads(text, as_version=4)
     except nbformat.reader.NotJSONError:
         raise NotebookInvalid(_("The file is not a notebook: it is not valid JSON.")) from None
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        nbformat.ValidationError,
+        nbformat.NBFormatError,
+    ) as exc:
+        reason = getattr(exc, "message", None) or str(exc)
         raise NotebookInvalid(
-            _("The file is not a readable notebook: %(reason)s") % {"reason": exc}
+            _("The file is not a readable notebook: %(reason)s") % {"reason": reason}
         ) from None
     try:
         nbformat.validate(notebook)

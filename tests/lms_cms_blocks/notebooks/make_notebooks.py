@@ -1,6 +1,6 @@
 """Regenerates the notebooks the import/export tests read, by running them in a real IPython kernel.
 
-    python tests/lms_cms_blocks/notebooks/make_notebooks.py
+python tests/lms_cms_blocks/notebooks/make_notebooks.py
 """
 
 import base64
@@ -24,7 +24,9 @@ def png(color, size=(24, 16)):
 def korean_math_images():
     diagram = new_markdown_cell("다이어그램 · A diagram:\n\n![행렬 곱](attachment:diagram.png)")
     diagram.attachments = {"diagram.png": {"image/png": png("navy")}}
-    check = new_code_cell("def matmul(a, b):\n    return [[sum(x * y for x, y in zip(row, col)) for col in zip(*b)] for row in a]")
+    check = new_code_cell(
+        "def matmul(a, b):\n    return [[sum(x * y for x, y in zip(row, col)) for col in zip(*b)] for row in a]"
+    )
     check.metadata["lms_cms_blocks"] = {
         "setup_code": "import math",
         "check_code": "assert matmul([[1, 2]], [[3], [4]]) == [[11]]",
