@@ -38,10 +38,9 @@ def test_demo_lesson_loads_idempotently_and_is_served(client):
 
 
 def test_kernelspec_chooser_lists_lms_kernels_environments():
-    from lms_kernels.models import KernelEnvironment
-
     from groundup_site.kernelspecs import lms_kernels_environments
     from lms_cms_blocks.blocks import JupyterBlock
+    from lms_kernels.models import KernelEnvironment
 
     KernelEnvironment.objects.create(slug="pytorch-gpu", display_name="PyTorch (GPU)")
     KernelEnvironment.objects.create(slug="retired", display_name="Old", is_active=False)
