@@ -88,7 +88,7 @@ def test_fetch_from_a_kernel_service_with_token_and_cache(settings, kernel_servi
     [
         ("", "not set"),
         ("ftp://example.com", r"not an http\(s\) URL"),
-        ("http://127.0.0.1:9", ""),  # nothing listens on the discard port
+        ("http://127.0.0.1:9", r"127\.0\.0\.1:9"),  # nothing listens on the discard port
     ],
 )
 def test_unavailable_service(settings, url, reason):
