@@ -119,6 +119,7 @@ DEMO_LESSON_SLUG = "넘파이-기초"
 def load_lessons():
     """A bilingual demo lesson under the site's root page (at /lessons/넘파이-기초/), published."""
     import uuid
+    from urllib.parse import unquote
 
     from wagtail.models import Site
 
@@ -190,6 +191,7 @@ def load_lessons():
         lesson.body = body
     lesson.save_revision().publish()
     state = "created" if created else "updated"
+    url = unquote(lesson.url or "")
     return [
-        f"  lesson {lesson.title!r} at {lesson.url} ({state}); API: /api/v2/pages/?slug={DEMO_LESSON_SLUG}&fields=*"
+        f"  lesson {lesson.title!r} at {url} ({state}); API: /api/v2/pages/?slug={DEMO_LESSON_SLUG}&fields=*"
     ]

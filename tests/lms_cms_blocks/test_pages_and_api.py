@@ -230,3 +230,50 @@ def test_slug_autofill_in_the_admin_keeps_korean(
         finally:
             browser.close()
     assert slug == "파이썬-기초-python-basics"
+
+
+def _edit_form(page, jupyter):
+    """The admin edit form's POST data for a lesson with one Jupyter cell."""
+    data = {
+        "title": page.title,
+        "slug": page.slug,
+        "date": "2026-11-25",
+        "intro": "",
+        "body-count": "1",
+        "body-0-type": "jupyter",
+        "body-0-deleted": "",
+        "body-0-order": "0",
+        "body-0-id": "0b0b0b0b-0000-4000-8000-000000000000",
+        "comments-TOTAL_FORMS": "0",
+        "comments-INITIAL_FORMS": "0",
+        "comments-MIN_NUM_FORMS": "0",
+        "comments-MAX_NUM_FORMS": "1000",
+        "action-publish": "action-publish",
+    }
+    data.update({f"body-0-value-{key}": value for key, value in jupyter.items()})
+    return data
+
+
+def test_editing_a_jupyter_cell_in_the_admin(make_lesson, editor_client):
+    page = make_lesson(title="편집", body=BODY)
+    url = f"/cms/pages/{page.pk}/edit/"
+    response = editor_client.get(url)
+    assert response.status_code == 200
+    assert "PyTorch (GPU)" in response.content.decode()  # the kernelspec chooser's choices
+    cell = {"source": "x = 1", "environment": "cobol", "setup_code": "", "outputs": "", "check_code": ""}
+    response = editor_client.post(url, _edit_form(page, cell))
+    assert response.status_code == 200  # the form again, with the error
+    assert "Unknown kernelspec" in response.content.decode() and "cobol" in response.content.decode()
+    cell.update(environment="python3", outputs='[{"output_type": "stream", "name": "stdout"}]')
+    response = editor_client.post(url, _edit_form(page, cell))
+    assert (
+        "Output 1 is not a valid nbformat output: &#x27;text&#x27; is a required property"
+        in response.content.decode()
+    )
+    cell.update(outputs='[{"output_type": "stream", "name": "stdout", "text": "1\\n"}]')
+    response = editor_client.post(url, _edit_form(page, cell))
+    assert response.status_code == 302
+    page.refresh_from_db()
+    (child,) = page.body
+    assert child.value["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "1\n"}]
+    assert child.value["environment"] == "python3"
