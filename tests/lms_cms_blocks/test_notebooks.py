@@ -282,3 +282,11 @@ def test_admin_upload_of_an_undecodable_image_says_so(admin_client_, site_root, 
     assert response.status_code == 400
     assert "The image x.png in the notebook cannot be decoded" in response.content.decode()
     assert counts() == before
+
+
+def test_errors_are_translated(site_root):
+    from django.utils import translation
+
+    with translation.override("ko"), pytest.raises(NotebookInvalid) as info:
+        import_notebook(b"{not json", parent=site_root)
+    assert str(info.value) == "파일이 노트북이 아닙니다: 올바른 JSON이 아닙니다."

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.rich_text import RichText
 
-from ..markdown import render_markdown
+from ..markdown_html import render_markdown
 
 __all__ = ["BlockQuoteBlock", "CalloutBlock", "HeadingBlock", "MarkdownBlock", "ParagraphBlock"]
 
