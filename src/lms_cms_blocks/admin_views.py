@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 from wagtail.admin import messages
 from wagtail.models import Page
 
@@ -75,12 +75,22 @@ def export_notebook_view(request, page_id):
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def preview_token_view(request, page_id):
+    """GET: a page with a button; POST: a token for the latest revision, as JSON (or that page again, showing
+    the link, when the button sent ``format=html``)."""
     page = _editable_lesson(request, page_id)
+    context = {"page": page, "page_title": _("Headless preview"), "header_title": _("Headless preview")}
+    context["max_age_minutes"] = app_settings.PREVIEW_TOKEN_MAX_AGE // 60
+    if request.method == "GET":
+        return TemplateResponse(request, "lms_cms_blocks/admin/preview_token.html", context)
     revision = page.get_latest_revision() or page.save_revision(user=request.user)
     token = make_preview_token(revision)
     answer = {"token": token, "revision_id": revision.pk, "expires_in": app_settings.PREVIEW_TOKEN_MAX_AGE}
     with contextlib.suppress(NoReverseMatch):
         answer["url"] = request.build_absolute_uri(reverse(PREVIEW_URL_NAME)) + "?token=" + token
+    if request.POST.get("format") == "html":
+        return TemplateResponse(
+            request, "lms_cms_blocks/admin/preview_token.html", {**context, "answer": answer}
+        )
     return JsonResponse(answer)

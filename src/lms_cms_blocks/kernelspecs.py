@@ -56,17 +56,31 @@ def fetch_kernelspecs() -> list[tuple[str, str]]:
     return sorted(result, key=lambda item: item[1].lower())
 
 
+#: Cached in place of a list while the list cannot be had, so that a form does not wait for it again and again.
+UNAVAILABLE = "unavailable"
+
+
 def available_kernelspecs() -> list[tuple[str, str]] | None:
-    """The configured callable's answer, cached; ``None`` when it cannot tell (logged as a warning)."""
+    """The configured callable's answer, cached; ``None`` when it cannot tell (logged as a warning; that answer is
+    cached too, so an unreachable service costs one timeout per cache period, not one per form field)."""
     cached = cache.get(CACHE_KEY)
+    if cached == UNAVAILABLE:
+        return None
     if cached is not None:
         return [tuple(item) for item in cached]
+    timeout = app_settings.KERNELSPECS_CACHE_SECONDS
     try:
         specs = [(str(name), str(display)) for name, display in app_settings.KERNELSPECS()]
-    except KernelspecsUnavailable as exc:
-        logger.warning("Kernelspecs unavailable, editors get a free-text field: %s", exc)
+    except (
+        Exception
+    ) as exc:  # KernelspecsUnavailable, or a project callable that failed: never break the editor
+        if isinstance(exc, KernelspecsUnavailable):
+            logger.warning("Kernelspecs unavailable, editors get a free-text field: %s", exc)
+        else:
+            logger.exception("LMS_CMS_BLOCKS['KERNELSPECS'] failed; editors get a free-text field")
+        if timeout:
+            cache.set(CACHE_KEY, UNAVAILABLE, timeout)
         return None
-    timeout = app_settings.KERNELSPECS_CACHE_SECONDS
     if timeout:
         cache.set(CACHE_KEY, specs, timeout)
     return specs

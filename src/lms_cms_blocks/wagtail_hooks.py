@@ -54,3 +54,9 @@ def lesson_header_buttons(page, user, view_name=None, next_url=None):
             icon_name="download",
             priority=60,
         )
+        yield Button(
+            _("Headless preview link"),
+            reverse("lms_cms_blocks_preview_token", args=[page.pk]),
+            icon_name="link",
+            priority=61,
+        )

@@ -117,3 +117,23 @@ def test_a_service_that_answers_something_else(settings, kernel_service):
 def test_settings_are_checked(settings, value, check_id):
     settings.LMS_CMS_BLOCKS = value
     assert [error.id for error in settings_check()] == [check_id]
+
+
+def test_an_unavailable_answer_is_cached_too(settings, kernel_service):
+    settings.LMS_CMS_BLOCKS = {"KERNEL_SERVICE_URL": kernel_service + "/elsewhere"}
+    clear_cache()
+    field_block = JupyterBlock().child_blocks["environment"]
+    for _ in range(5):  # a form reads the field many times
+        assert isinstance(field_block.field, forms.CharField)
+    assert len(Handler.requests) == 1
+
+
+def broken_kernelspecs():
+    raise RuntimeError("the project's callable fails")
+
+
+def test_a_failing_project_callable_gives_the_free_text_field(settings, caplog):
+    settings.LMS_CMS_BLOCKS = {"KERNELSPECS": "tests.lms_cms_blocks.test_kernelspecs.broken_kernelspecs"}
+    clear_cache()
+    assert available_kernelspecs() is None
+    assert "failed; editors get a free-text field" in caplog.text

@@ -147,6 +147,16 @@ def test_headless_preview_of_a_draft(make_lesson, editor_client, client, setting
     assert data["body"][2]["value"]["check_code"] == "assert True"
     # the live page is unchanged
     assert client.get(f"/api/v2/pages/{page.pk}/").json()["title"] == "공개본"
+    # the same from the admin's page, for people
+    assert editor_client.get(f"/cms/lms-cms-blocks/pages/{page.pk}/preview-token/").status_code == 200
+    response = editor_client.post(f"/cms/lms-cms-blocks/pages/{page.pk}/preview-token/", {"format": "html"})
+    assert (
+        response.status_code == 200
+        and "http://testserver/api/v2/pages/preview/?token=" in response.content.decode()
+    )
+    edit = editor_client.get(f"/cms/pages/{page.pk}/edit/").content.decode()
+    assert f"/cms/lms-cms-blocks/pages/{page.pk}/preview-token/" in edit and "Headless preview link" in edit
+    assert f"/cms/lms-cms-blocks/pages/{page.pk}/notebook/" in edit
     # learners cannot mint tokens
     assert client.post(f"/cms/lms-cms-blocks/pages/{page.pk}/preview-token/").status_code == 302  # to login
 
