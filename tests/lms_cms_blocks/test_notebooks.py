@@ -61,29 +61,44 @@ def test_import_maps_cells_to_blocks(site_root, notebook_bytes):
     assert '<span class="math inline">\\(C_{ij} = \\sum_k A_{ik} B_{kj}\\)</span>' in html
 
 
-def test_round_trip_preserves_cells_sources_and_order(site_root, notebook_bytes):
-    original = nbformat.reads(notebook_bytes.decode(), as_version=4)
-    page = import_notebook(notebook_bytes, parent=site_root)
+def _normalized(bundle):
+    """A mime bundle with image data decoded (Jupyter wrote base64 with a final newline; we write without)."""
+    return {
+        mime: base64.b64decode(value) if mime.startswith("image/") and mime != "image/svg+xml" else value
+        for mime, value in bundle.items()
+    }
+
+
+def _normalized_outputs(outputs):
+    return [
+        {**output, "data": _normalized(output["data"])} if "data" in output else output for output in outputs
+    ]
+
+
+@pytest.mark.parametrize("name", ["korean_math_images.ipynb", "plots_v4_4.ipynb"])
+def test_round_trip_preserves_cells_sources_and_order(site_root, name):
+    from .conftest import NOTEBOOKS
+
+    data = (NOTEBOOKS / name).read_bytes()
+    original = nbformat.reads(data.decode(), as_version=4)
+    page = import_notebook(data, parent=site_root)
     exported = export_notebook(page)
     nbformat.validate(exported)
     assert [c.cell_type for c in exported.cells] == [c.cell_type for c in original.cells]
-    assert [c.source for c in exported.cells] != []
     for before, after in zip(original.cells, exported.cells, strict=True):
-        if before.cell_type == "markdown" and before.get("attachments"):
-            assert after.source == before.source  # attachment:diagram.png again
-            assert (
-                after.attachments["diagram.png"]["image/png"]
-                == before.attachments["diagram.png"]["image/png"]
-            )
-        else:
-            assert after.source == before.source
+        assert after.source == before.source  # markdown with attachment:NAME references, code, raw
+        if before.get("attachments"):
+            assert {k: _normalized(v) for k, v in after.attachments.items()} == {
+                k: _normalized(v) for k, v in before.attachments.items()
+            }
         if before.cell_type == "code":
-            assert after.outputs == before.outputs  # images back to the same base64 bytes
+            assert _normalized_outputs(after.outputs) == _normalized_outputs(before.outputs)
             assert after.metadata.get("lms_cms_blocks") == before.metadata.get("lms_cms_blocks")
-    assert exported.metadata.kernelspec.name == "python3"
+    assert exported.metadata.kernelspec.name == original.metadata.kernelspec.name
     # and the exported notebook imports again into the same blocks
     again = import_notebook(export_notebook_bytes(page), parent=site_root, title="다시", slug="again")
     assert [c.block_type for c in again.body] == [c.block_type for c in page.body]
+    assert [c.value for c in again.body if c.block_type == "markdown"] != []
 
 
 def test_export_is_stable_for_git(site_root, notebook_bytes):
@@ -290,3 +305,19 @@ def test_errors_are_translated(site_root):
     with translation.override("ko"), pytest.raises(NotebookInvalid) as info:
         import_notebook(b"{not json", parent=site_root)
     assert str(info.value) == "파일이 노트북이 아닙니다: 올바른 JSON이 아닙니다."
+
+
+def test_import_of_an_older_notebook_with_tables_jpeg_and_html(site_root):
+    from .conftest import NOTEBOOKS
+
+    page = import_notebook((NOTEBOOKS / "plots_v4_4.ipynb").read_bytes(), parent=site_root, title="결과")
+    markdown, code = page.body
+    html = markdown.block.get_api_representation(markdown.value)["html"]
+    assert "<table>" in html and "<td>0.98</td>" in html
+    assert '<div class="math display">\\[\\begin{aligned}' in html
+    assert html.count('<img src="/') == 2
+    assert code.value["environment"] == "pytorch-gpu"
+    jpeg, table = code.value["outputs"]
+    assert base64.b64decode(jpeg["data"]["image/jpeg"])[:2] == b"\xff\xd8"
+    assert table["data"]["text/html"] == "<table><tr><td>한글</td></tr></table>"
+    assert get_image_model().objects.count() == 3

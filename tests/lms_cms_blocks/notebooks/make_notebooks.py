@@ -57,7 +57,52 @@ def korean_math_images():
     )
 
 
+def plots_v4_4():
+    """An older notebook (nbformat 4.4: no cell ids), as Jupyter wrote them before 2021: base64 lines ending in a
+    newline, a JPEG and an HTML output, two attachments in one cell, a table and aligned display math."""
+    cell = new_markdown_cell(
+        "## 결과 · Results\n\n| 모델 | 정확도 |\n|---|---|\n| CNN | 0.98 |\n\n"
+        "![손실](attachment:loss.png) ![정확도](attachment:acc.png)\n\n"
+        "$$\\begin{aligned} L &= -\\sum_i y_i \\log \\hat y_i \\\\ \\hat y &= \\mathrm{softmax}(z) \\end{aligned}$$"
+    )
+    cell.attachments = {
+        "loss.png": {"image/png": png("red") + "\n"},
+        "acc.png": {"image/png": png("green") + "\n"},
+    }
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 16), "purple").save(jpeg, format="JPEG")
+    code = new_code_cell(
+        "show_results()",
+        execution_count=3,
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data",
+                data={
+                    "image/jpeg": base64.b64encode(jpeg.getvalue()).decode() + "\n",
+                    "text/plain": "<Figure>",
+                },
+            ),
+            nbformat.v4.new_output(
+                "execute_result",
+                execution_count=3,
+                data={"text/html": "<table><tr><td>한글</td></tr></table>", "text/plain": "표"},
+            ),
+        ],
+    )
+    notebook = new_notebook(
+        cells=[cell, code],
+        metadata={
+            "kernelspec": {"name": "pytorch-gpu", "display_name": "PyTorch (GPU)", "language": "python"}
+        },
+    )
+    notebook.nbformat_minor = 4
+    for item in notebook.cells:
+        del item["id"]
+    return notebook
+
+
 if __name__ == "__main__":
+    nbformat.write(plots_v4_4(), HERE / "plots_v4_4.ipynb")
     notebook = korean_math_images()
     NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True).execute()
     nbformat.write(notebook, HERE / "korean_math_images.ipynb")
