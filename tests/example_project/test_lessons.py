@@ -50,3 +50,38 @@ def test_kernelspec_chooser_lists_lms_kernels_environments():
     assert ("pytorch-gpu", "PyTorch (GPU)") in environment.field.choices
     with pytest.raises(Exception, match="Unknown kernelspec 'retired'"):
         environment.clean("retired")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_demo_lesson_in_a_browser(live_server, chromium_executable, artifacts_dir):
+    from playwright.sync_api import sync_playwright
+
+    from groundup_site.demo import load_lessons
+    from groundup_site.models import LessonPage
+
+    load_lessons()
+    url = live_server.url + LessonPage.objects.get().url
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.goto(url)
+            assert page.locator("h1").inner_text() == "넘파이 기초 · NumPy basics"
+            assert page.locator("h2#넘파이-배열-numpy-arrays").count() == 1
+            assert page.locator(".lms-callout--tip").is_visible()
+            assert "C_{ij}" in page.locator(".math.inline").first.inner_text()
+            assert page.locator(".highlight .kn").first.inner_text() == "import"
+            assert (
+                page.evaluate("getComputedStyle(document.querySelector('.lms-callout--tip')).borderLeftStyle")
+                == "solid"
+            )
+            page.screenshot(path=str(artifacts_dir / "lms-cms-blocks-demo-lesson.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
