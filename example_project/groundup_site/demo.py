@@ -185,3 +185,89 @@ def load_surveys():
             f"  survey {target.survey.name!r} after {content.title!r} (/surveys/{target.survey_id}/)"
         )
     return lines
+
+
+#: The demo lesson: every kind of block, Korean and English, a runnable cell and an exercise.
+DEMO_LESSON_SLUG = "넘파이-기초"
+
+
+@transaction.atomic
+def load_lessons():
+    """A bilingual demo lesson under the site's root page (at /lessons/넘파이-기초/), published."""
+    import uuid
+    from urllib.parse import unquote
+
+    from wagtail.models import Site
+
+    from .models import LessonPage
+
+    body = [
+        {"type": "heading", "value": {"text": "넘파이 배열 · NumPy arrays", "level": "2"}},
+        {
+            "type": "markdown",
+            "value": "행렬 곱은 $C_{ij} = \\sum_k A_{ik} B_{kj}$ 입니다. "
+            "Matrix multiplication sums products of rows and columns:\n\n$$C = AB$$",
+        },
+        {
+            "type": "callout",
+            "value": {
+                "kind": "tip",
+                "title": "",
+                "body": "<p>셀을 실행하려면 Shift+Enter · Run a cell with Shift+Enter.</p>",
+            },
+        },
+        {
+            "type": "jupyter",
+            "value": {
+                "source": "a = [[1, 2], [3, 4]]\nb = [[5, 6], [7, 8]]\nprint(a, b)",
+                "environment": "python3",
+                "setup_code": "",
+                "outputs": [
+                    {"output_type": "stream", "name": "stdout", "text": "[[1, 2], [3, 4]] [[5, 6], [7, 8]]\n"}
+                ],
+                "check_code": "",
+            },
+        },
+        {"type": "heading", "value": {"text": "연습 문제 · Exercise", "level": "2"}},
+        {
+            "type": "jupyter",
+            "value": {
+                "source": "def matmul(a, b):\n    # 여기에 코드를 쓰세요 · your code here\n    ...",
+                "environment": "python3",
+                "setup_code": "",
+                "outputs": [],
+                "check_code": "assert matmul([[1, 2], [3, 4]], [[5, 6], [7, 8]]) == [[19, 22], [43, 50]]",
+            },
+        },
+        {
+            "type": "code",
+            "value": {
+                "language": "python",
+                "code": "import numpy as np\nnp.array([[1, 2], [3, 4]]) @ np.eye(2)",
+                "caption": "NumPy",
+            },
+        },
+        {"type": "quote", "value": {"quote": "배움에는 끝이 없다.", "attribution": "속담 · proverb"}},
+    ]
+    for block in body:
+        block["id"] = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"groundup-demo:{block['type']}:{body.index(block)}")
+        )
+    root = Site.objects.get(is_default_site=True).root_page
+    lesson = LessonPage.objects.filter(slug=DEMO_LESSON_SLUG).first()
+    created = lesson is None
+    if created:
+        lesson = LessonPage(title="넘파이 기초 · NumPy basics", slug=DEMO_LESSON_SLUG)
+        lesson.intro = (
+            "배열과 행렬 곱을 브라우저에서 실행해 봅니다. Arrays and matrix products, run in your browser."
+        )
+        lesson.body = body
+        root.add_child(instance=lesson)
+    else:
+        lesson.body = body
+    lesson.save_revision().publish()
+    state = "created" if created else "updated"
+    url = unquote(lesson.url or "")
+    return [
+        f"  lesson {lesson.title!r} at {url} ({state}); API: /api/v2/pages/?slug={DEMO_LESSON_SLUG}&fields=*"
+    ]

@@ -189,6 +189,8 @@ SERVE_STATIC = env_flag("DJANGO_SERVE_STATIC", DEBUG)
 # -- Wagtail ----------------------------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "Groundup LMS"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
+# Lesson blocks: the Jupyter block's environments are lms_kernels' kernel environments (project glue).
+LMS_CMS_BLOCKS = {"KERNELSPECS": "groundup_site.kernelspecs.lms_kernels_environments"}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "ipynb", "key", "odt", "pdf", "pptx", "rtf", "txt", "xlsx", "zip"]
 
 # -- django-survey-and-report -----------------------------------------------------------------------------
@@ -238,6 +240,7 @@ GROUNDUP_DEMO_LOADERS = [
     "groundup_site.demo.load_core",
     "groundup_site.demo_cohort.load_cohort_activity",
     "groundup_site.demo.load_surveys",
+    "groundup_site.demo.load_lessons",
 ]
 
 LOGGING = {

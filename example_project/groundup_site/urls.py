@@ -7,9 +7,20 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.documents import urls as wagtaildocs_urls
+from wagtail.documents.api.v2.views import DocumentsAPIViewSet
+from wagtail.images.api.v2.views import ImagesAPIViewSet
+
+from lms_cms_blocks.api import LessonPagesAPIViewSet
 
 from . import learning, teaching, views
+
+# Wagtail API v2: pages (with headless previews of drafts: pages/preview/?token=...), images, documents.
+api_router = WagtailAPIRouter("wagtailapi")
+api_router.register_endpoint("pages", LessonPagesAPIViewSet)
+api_router.register_endpoint("images", ImagesAPIViewSet)
+api_router.register_endpoint("documents", DocumentsAPIViewSet)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -32,6 +43,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v2/", api_router.urls),
     path("lessons/", include(wagtail_urls)),
 ]
 

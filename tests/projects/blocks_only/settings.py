@@ -19,8 +19,10 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "lms_cms_blocks",
+    "tests.projects.blocks_only.lessons",
 ]
 
 ROOT_URLCONF = "tests.projects.blocks_only.urls"
 WAGTAIL_SITE_NAME = "Blocks test"
 WAGTAILADMIN_BASE_URL = "http://testserver"
+MEDIA_URL = "/media/"
