@@ -19,6 +19,7 @@ INSTALLED_APPS = [
     "taggit",
     "rest_framework",
     "lms_cms_blocks",
+    "tests.lms_cms_blocks.cells_site",  # a test lesson page with Jupyter blocks
 ]
 
 ROOT_URLCONF = "tests.projects.blocks_only.urls"
