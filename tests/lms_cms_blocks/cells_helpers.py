@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
-from wagtail.models import Page
+from wagtail.models import Page, Site
 
 from tests.lms_cms_blocks.cells_site.models import CellsLessonPage
 
@@ -29,7 +29,9 @@ def make_lesson(
                 },
             ),
         ]
-    parent = parent or Page.get_first_root_node()
+    if parent is None:  # the default site's home page, else the tree's root
+        site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
+        parent = site.root_page if site else Page.get_first_root_node()
     page = CellsLessonPage(title=title, slug=slug, body=body, live=live)
     parent.add_child(instance=page)
     page.save_revision()

@@ -1,0 +1,287 @@
+"""The Jupyter block in a real browser: Chromium against the example project under uvicorn, local kernels.
+
+A learner opens a lesson, edits and runs cells (``42``, a PNG plot, a traceback, an ``input()`` prompt, hostile
+HTML), and finds their code and outputs again after a reload; "reset to original" brings the original back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lms_kernels.testing.servers import AsgiServer, run_django_command
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SETTINGS_MODULE = "tests.lms_cms_blocks.cells_site.settings"
+TIMEOUT_MS = 60_000
+
+ORIGINAL_ANSWER = "answer = 6 * 7\nprint(answer)"
+PLOT = textwrap.dedent(
+    """\
+    # Image and ImageDraw come from the block's hidden setup code.
+    image = Image.new("RGB", (240, 160), "white")
+    draw = ImageDraw.Draw(image)
+    draw.line([(20 + 20 * x, 140 - (x * x) * 12 // 10) for x in range(11)], fill="navy", width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    display(IPImage(data=buffer.getvalue()))
+    """
+)
+SETUP = "import io\nfrom PIL import Image, ImageDraw\nfrom IPython.display import Image as IPImage, display"
+HOSTILE = (
+    "from IPython.display import HTML\n"
+    'HTML("<b id=\'bold\'>bold</b><img src=x onerror=\\"window.pwned=1\\"><script>window.pwned=2</script>")'
+)
+
+CREATE = """
+from django.contrib.auth import get_user_model
+from tests.lms_cms_blocks.cells_helpers import make_lesson
+get_user_model().objects.create_user("learner", password="learner-pw")
+page = make_lesson(title="Cells in a browser", slug="cells", body=[
+    ("jupyter", {"source": %(answer)r, "environment": "python3", "check_code": "assert answer == 42"}),
+    ("jupyter", {"source": %(plot)r, "environment": "python3", "setup_code": %(setup)r}),
+    ("jupyter", {"source": "1 / 0", "environment": "python3"}),
+    ("jupyter", {"source": "name = input('Your name? ')\\nprint('Hello, ' + name)", "environment": "python3"}),
+    ("jupyter", {"source": %(hostile)r, "environment": "python3",
+                 "outputs": [{"output_type": "display_data", "metadata": {},
+                              "data": {"text/html": "<i id='pre'>precomputed</i><script>window.pwned=3</script>",
+                                       "text/plain": "precomputed"}}]}),
+])
+"""
+
+
+class Lesson:
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.runtime = tmp_path / "jupyter-runtime"
+        python_path = [str(ROOT / "src"), str(ROOT), str(ROOT / "example_project")]
+        if os.environ.get("PYTHONPATH"):
+            python_path.append(os.environ["PYTHONPATH"])
+        self.env = {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SERVE_STATIC": "1",
+            "DJANGO_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+            "DATABASE_URL": None,
+            "REDIS_URL": None,
+            "JUPYTER_RUNTIME_DIR": str(self.runtime),
+            "PYTHONPATH": os.pathsep.join(python_path),
+        }
+        self.server: AsgiServer | None = None
+
+    def manage(self, *args: str) -> str:
+        return run_django_command(*args, settings_module=SETTINGS_MODULE, cwd=ROOT, env=self.env)
+
+    def start(self) -> str:
+        self.manage("migrate", "--no-input", "-v", "0")
+        script = CREATE % {"answer": ORIGINAL_ANSWER, "plot": PLOT, "setup": SETUP, "hostile": HOSTILE}
+        self.manage("shell", "-c", script)
+        self.server = AsgiServer(
+            "groundup_site.asgi:application",
+            settings_module=SETTINGS_MODULE,
+            cwd=ROOT,
+            env=self.env,
+            ready_path="/healthz",
+            start_timeout=90,
+            log_path=self.tmp_path / "server.log",
+        )
+        self.server.start()
+        return self.server.url
+
+    def close(self) -> None:
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                self.server.stop()
+        marker = str(self.runtime)
+        for proc in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+                if any(marker in part for part in proc.info["cmdline"] or ()):
+                    os.killpg(proc.pid, signal.SIGKILL)  # a local kernel leads its own process group
+        if self.server is not None:
+            print(f"----- server.log -----\n{self.server.log_text()[-20000:]}")
+
+
+@pytest.fixture
+def lesson_site(tmp_path):
+    site = Lesson(tmp_path)
+    try:
+        yield site.start()
+    finally:
+        site.close()
+
+
+@pytest.fixture
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def editor_text(cell) -> str:
+    return cell.locator(".cm-content").evaluate(
+        "el => el.cmView ? el.cmView.view.state.doc.toString() : el.innerText"
+    )
+
+
+def replace_code(page, cell, code: str) -> None:
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+
+
+def wait_saved(cell) -> None:
+    cell.locator('.lms-jupyter-save[data-state="saved"]').wait_for(timeout=TIMEOUT_MS)
+
+
+def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, artifacts_dir: Path):
+    from playwright.sync_api import expect
+
+    url = lesson_site
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on(
+        "response",
+        lambda r: errors.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None,
+    )
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.goto(url + "/accounts/login/")
+    page.get_by_label("Username").fill("learner")
+    page.get_by_label("Password").fill("learner-pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    page.goto(url + "/lessons/cells/")
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    cells = page.locator(".lms-jupyter-cell")
+    expect(cells).to_have_count(5)
+    answer, plot, error, ask, hostile = (cells.nth(i) for i in range(5))
+    # Before anything runs: the original code, the precomputed outputs (sanitized), no kernel yet.
+    expect(answer.locator(".cm-content")).to_contain_text("answer = 6 * 7")
+    expect(answer.locator(".lms-jupyter-status")).to_have_text("No kernel yet")
+    expect(hostile.locator(".lms-jupyter-outputs i#pre")).to_have_text("precomputed")
+    assert page.evaluate("window.pwned") is None
+
+    # Edit, then Shift+Enter: the kernel starts ("Starting…" first), prints 42, and the hidden check passes.
+    replace_code(page, answer, "answer = 40 + 2\nprint(answer)")
+    statuses = []
+    page.expose_function("recordStatus", lambda text: statuses.append(text))
+    answer.locator(".lms-jupyter-status").evaluate(
+        "el => new MutationObserver(() => window.recordStatus(el.textContent)).observe(el, {childList: true, characterData: true, subtree: true})"
+    )
+    page.keyboard.press("Shift+Enter")
+    expect(answer.locator(".lms-jupyter-outputs")).to_have_text("42")
+    expect(answer.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
+    expect(answer.locator(".lms-jupyter-status")).to_have_text("Idle")
+    assert "Starting…" in statuses, statuses
+
+    # Tab indents (and Shift+Tab takes it back) in the editor.
+    error.locator(".cm-content").click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Tab")
+    assert editor_text(error).startswith("    1 / 0")
+    page.keyboard.press("Shift+Tab")
+    assert editor_text(error) == "1 / 0"
+
+    # A PNG plot, drawn with names the hidden setup code imported.
+    plot.get_by_role("button", name="Run", exact=True).click()
+    image = plot.locator('.lms-jupyter-outputs img[src^="data:image/png;base64,"]')
+    expect(image).to_have_count(1)
+    page.wait_for_function("img => img.complete && img.naturalWidth === 240", arg=image.element_handle())
+
+    # A traceback, with the exception named.
+    error.get_by_role("button", name="Run", exact=True).click()
+    expect(error.locator(".lms-jupyter-error")).to_contain_text("ZeroDivisionError")
+
+    # input(): the prompt appears, the learner answers.
+    ask.get_by_role("button", name="Run", exact=True).click()
+    field = ask.get_by_label("Your name?")
+    field.fill("Ada")
+    field.press("Enter")
+    expect(ask.locator(".lms-jupyter-outputs")).to_contain_text("Hello, Ada")
+
+    # Hostile HTML output: the markup shows, its script and event handlers never run.
+    hostile.get_by_role("button", name="Run", exact=True).click()
+    expect(hostile.locator(".lms-jupyter-outputs b#bold")).to_have_text("bold")
+    expect(hostile.locator(".lms-jupyter-outputs script")).to_have_count(0)
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.pwned") is None
+
+    # All cells share the learner's one kernel for this lesson.
+    sessions = page.evaluate("fetch('/kernels/api/sessions').then(r => r.json())")
+    assert len(sessions) == 1, sessions
+    assert sessions[0]["path"].startswith("lessons/")
+    for cell in (answer, plot, error, ask, hostile):
+        wait_saved(cell)
+    page.screenshot(path=str(artifacts_dir / "cells-lesson-run.png"), full_page=True)
+
+    # Reload: the edited code, every output and the pass are back.
+    page.reload()
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    expect(answer.locator(".cm-content")).to_contain_text("answer = 40 + 2")
+    expect(answer.locator(".lms-jupyter-outputs")).to_have_text("42")
+    expect(answer.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
+    expect(plot.locator('.lms-jupyter-outputs img[src^="data:image/png;base64,"]')).to_have_count(1)
+    expect(error.locator(".lms-jupyter-error")).to_contain_text("ZeroDivisionError")
+    expect(ask.locator(".lms-jupyter-outputs")).to_contain_text("Hello, Ada")
+    expect(hostile.locator(".lms-jupyter-outputs b#bold")).to_have_text("bold")
+    assert page.evaluate("window.pwned") is None
+
+    # Another device (a new browser context, logged in anew) finds the same.
+    other = browser.new_context()
+    other_page = other.new_page()
+    other_page.goto(url + "/accounts/login/")
+    other_page.get_by_label("Username").fill("learner")
+    other_page.get_by_label("Password").fill("learner-pw")
+    other_page.get_by_role("button", name="Log in").click()
+    other_page.wait_for_load_state()
+    other_page.goto(url + "/lessons/cells/")
+    other_page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    expect(other_page.locator(".lms-jupyter-cell").first.locator(".cm-content")).to_contain_text(
+        "answer = 40 + 2"
+    )
+    other.close()
+
+    # Reset to original: the original code and no outputs, also after a reload; the pass stays.
+    answer.get_by_role("button", name="Reset to original").click()
+    expect(answer.locator(".lms-jupyter-save")).to_have_text("Original code restored")
+    assert editor_text(answer) == ORIGINAL_ANSWER
+    page.reload()
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    assert editor_text(answer) == ORIGINAL_ANSWER
+    expect(answer.locator(".lms-jupyter-outputs")).to_be_empty()
+    expect(answer.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
+    page.screenshot(path=str(artifacts_dir / "cells-lesson-reloaded.png"), full_page=True)
+    # The hostile <img src=x> loads (and misses) its image each time it is shown; nothing else may fail.
+    unexpected = [e for e in errors if not re.search(r"/lessons/cells/x/?$", e) and "status of 404" not in e]
+    assert unexpected == []
+    context.close()
