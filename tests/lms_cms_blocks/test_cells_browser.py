@@ -6,7 +6,9 @@ HTML), and finds their code and outputs again after a reload; "reset to original
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import os
 import re
 import secrets
@@ -43,6 +45,59 @@ HOSTILE = (
     'HTML("<b id=\'bold\'>bold</b><img src=x onerror=\\"window.pwned=1\\"><script>window.pwned=2</script>")'
 )
 
+
+def _tiny_jpeg() -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 20), "teal").save(buffer, format="JPEG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+#: Precomputed outputs of every kind, several of them hostile: shown (and sanitized) before anything runs.
+GALLERY = [
+    {"output_type": "stream", "name": "stderr", "text": "\x1b[31mred warning\x1b[0m\n"},
+    {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20" onload="window.pwned=4">'
+            '<script>window.pwned=5</script><circle id="dot" cx="10" cy="10" r="8" fill="red"/></svg>'
+        },
+    },
+    {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "text/markdown": '# Gallery\n\n**strong words** <img src="data:," onerror="window.pwned=6">'
+        },
+    },
+    {"output_type": "display_data", "metadata": {}, "data": {"text/latex": "$$x^2 + y^2$$"}},
+    {"output_type": "display_data", "metadata": {}, "data": {"image/jpeg": _tiny_jpeg()}},
+    {
+        "output_type": "execute_result",
+        "execution_count": 1,
+        "metadata": {},
+        "data": {"text/plain": "'plain text'"},
+    },
+    {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/javascript": "window.pwned=7",
+            "text/plain": "<IPython.core.display.Javascript object>",
+        },
+    },
+    {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "text/html": '<a id="js" href="javascript:window.pwned=8">link</a><style>body{display:none}</style>'
+        },
+    },
+]
+CAP = 'print("x" * 150_000)'
+
 CREATE = """
 from django.contrib.auth import get_user_model
 from tests.lms_cms_blocks.cells_helpers import make_lesson
@@ -56,6 +111,8 @@ page = make_lesson(title="Cells in a browser", slug="cells", body=[
                  "outputs": [{"output_type": "display_data", "metadata": {},
                               "data": {"text/html": "<i id='pre'>precomputed</i><script>window.pwned=3</script>",
                                        "text/plain": "precomputed"}}]}),
+    ("jupyter", {"source": "# outputs of every kind", "environment": "python3", "outputs": %(gallery)r}),
+    ("jupyter", {"source": %(cap)r, "environment": "python3"}),
 ])
 """
 
@@ -85,7 +142,14 @@ class Lesson:
 
     def start(self) -> str:
         self.manage("migrate", "--no-input", "-v", "0")
-        script = CREATE % {"answer": ORIGINAL_ANSWER, "plot": PLOT, "setup": SETUP, "hostile": HOSTILE}
+        script = CREATE % {
+            "answer": ORIGINAL_ANSWER,
+            "plot": PLOT,
+            "setup": SETUP,
+            "hostile": HOSTILE,
+            "gallery": GALLERY,
+            "cap": CAP,
+        }
         self.manage("shell", "-c", script)
         self.server = AsgiServer(
             "groundup_site.asgi:application",
@@ -183,13 +247,26 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     page.goto(url + "/lessons/cells/")
     page.locator('html[data-lms-jupyter="ready"]').wait_for()
     cells = page.locator(".lms-jupyter-cell")
-    expect(cells).to_have_count(5)
-    answer, plot, error, ask, hostile = (cells.nth(i) for i in range(5))
+    expect(cells).to_have_count(7)
+    answer, plot, error, ask, hostile, gallery, capped = (cells.nth(i) for i in range(7))
     # Before anything runs: the original code, the precomputed outputs (sanitized), no kernel yet.
     expect(answer.locator(".cm-content")).to_contain_text("answer = 6 * 7")
     expect(answer.locator(".lms-jupyter-status")).to_have_text("No kernel yet")
     expect(hostile.locator(".lms-jupyter-outputs i#pre")).to_have_text("precomputed")
     assert page.evaluate("window.pwned") is None
+    shown = gallery.locator(".lms-jupyter-outputs")
+    expect(shown.locator("span.ansi-red-fg")).to_have_text("red warning")
+    expect(shown.locator("svg circle#dot")).to_have_count(1)
+    expect(shown.locator("h1")).to_have_text("Gallery")
+    expect(shown.locator("strong")).to_have_text("strong words")
+    expect(shown.locator("math")).to_have_count(1)
+    expect(shown.locator('img[src^="data:image/jpeg;base64,"]')).to_have_count(1)
+    expect(shown).to_contain_text("'plain text'")
+    expect(shown).to_contain_text("<IPython.core.display.Javascript object>")
+    expect(shown.locator("a#js")).to_have_text("link")
+    assert shown.locator("a#js").get_attribute("href") is None
+    expect(shown.locator("script, style, [onload], [onerror]")).to_have_count(0)
+    assert page.evaluate("getComputedStyle(document.body).display") == "block"
 
     # Edit, then Shift+Enter: the kernel starts ("Starting…" first), prints 42, and the hidden check passes.
     replace_code(page, answer, "answer = 40 + 2\nprint(answer)")
@@ -236,11 +313,19 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     page.wait_for_timeout(300)
     assert page.evaluate("window.pwned") is None
 
+    # Output past the kernel service's output cap: cut, with a visible notice.
+    capped.get_by_role("button", name="Run", exact=True).click()
+    expect(capped.locator('.lms-jupyter-notice[data-notice="output_cap"]')).to_contain_text(
+        "Output limit reached"
+    )
+    page.evaluate("document.querySelector('a#js') && document.querySelector('a#js').click()")
+    assert page.evaluate("window.pwned") is None
+
     # All cells share the learner's one kernel for this lesson.
     sessions = page.evaluate("fetch('/kernels/api/sessions').then(r => r.json())")
     assert len(sessions) == 1, sessions
     assert sessions[0]["path"].startswith("lessons/")
-    for cell in (answer, plot, error, ask, hostile):
+    for cell in (answer, plot, error, ask, hostile, capped):
         wait_saved(cell)
     page.screenshot(path=str(artifacts_dir / "cells-lesson-run.png"), full_page=True)
 
@@ -254,6 +339,7 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     expect(error.locator(".lms-jupyter-error")).to_contain_text("ZeroDivisionError")
     expect(ask.locator(".lms-jupyter-outputs")).to_contain_text("Hello, Ada")
     expect(hostile.locator(".lms-jupyter-outputs b#bold")).to_have_text("bold")
+    expect(capped.locator('.lms-jupyter-notice[data-notice="output_cap"]')).to_have_count(1)
     assert page.evaluate("window.pwned") is None
 
     # Another device (a new browser context, logged in anew) finds the same.
