@@ -218,6 +218,22 @@ def replace_code(page, cell, code: str) -> None:
     page.keyboard.insert_text(code)
 
 
+def watch_status(cell) -> None:
+    """Report every text of the cell's kernel status to ``window.recordStatus``."""
+    cell.locator(".lms-jupyter-status").evaluate(
+        "el => new MutationObserver(() => window.recordStatus(el.textContent))"
+        ".observe(el, {childList: true, characterData: true, subtree: true})"
+    )
+
+
+def wait_for_status(page, statuses: list[str], text: str) -> None:
+    for _ in range(TIMEOUT_MS // 50):
+        if text in statuses:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the status never read {text!r}: {statuses}")
+
+
 def wait_saved(cell) -> None:
     cell.locator('.lms-jupyter-save[data-state="saved"]').wait_for(timeout=TIMEOUT_MS)
 
@@ -272,9 +288,7 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     replace_code(page, answer, "answer = 40 + 2\nprint(answer)")
     statuses = []
     page.expose_function("recordStatus", lambda text: statuses.append(text))
-    answer.locator(".lms-jupyter-status").evaluate(
-        "el => new MutationObserver(() => window.recordStatus(el.textContent)).observe(el, {childList: true, characterData: true, subtree: true})"
-    )
+    watch_status(answer)
     page.keyboard.press("Shift+Enter")
     expect(answer.locator(".lms-jupyter-outputs")).to_have_text("42")
     expect(answer.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
@@ -341,6 +355,23 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     expect(hostile.locator(".lms-jupyter-outputs b#bold")).to_have_text("bold")
     expect(capped.locator('.lms-jupyter-notice[data-notice="output_cap"]')).to_have_count(1)
     assert page.evaluate("window.pwned") is None
+    # The page found the learner's running kernel for the lesson again: its variables are still there.
+    expect(answer.locator(".lms-jupyter-status")).to_have_text("Idle")
+    replace_code(page, error, "print(answer * 2)")
+    error.get_by_role("button", name="Run", exact=True).click()
+    expect(error.locator(".lms-jupyter-outputs")).to_have_text("84")
+
+    # Restart: the variables are gone, and the hidden setup code runs again before the block's next run.
+    watch_status(plot)
+    statuses.clear()
+    plot.get_by_role("button", name="Restart").click()
+    wait_for_status(page, statuses, "Restarting…")
+    expect(plot.locator(".lms-jupyter-status")).to_have_text("Idle")
+    error.get_by_role("button", name="Run", exact=True).click()
+    expect(error.locator(".lms-jupyter-error")).to_contain_text("NameError")
+    plot.get_by_role("button", name="Run", exact=True).click()
+    expect(plot.locator('.lms-jupyter-outputs img[src^="data:image/png;base64,"]')).to_have_count(1)
+    expect(plot.locator(".lms-jupyter-error")).to_have_count(0)
 
     # Another device (a new browser context, logged in anew) finds the same.
     other = browser.new_context()

@@ -196,7 +196,7 @@ export class Cell {
     this.root.classList.add("lms-jupyter-running");
     if (this.saveTimer) this.flush();
     try {
-      const session = await this.hub.session(this.environment);
+      const session = await this.hub.liveSession(this.environment);
       const kernel = session.kernel;
       if (this.setupCode && this.hub.claimSetup(this.environment, this.blockId)) {
         const ok = await this.runHidden(kernel, this.setupCode, { showErrors: true });

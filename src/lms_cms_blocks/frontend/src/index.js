@@ -32,6 +32,12 @@ async function boot() {
       for (const cell of cells) cell.disableAutosave(`${config.i18n.notLoaded}: ${error.message}`);
     }
   }
+  if (config.authenticated) {
+    // Show the state of the learner's kernel for this lesson if it still runs (its variables are there).
+    for (const environment of new Set(cells.map((cell) => cell.environment))) {
+      hub.reconnect(environment).catch(() => {});
+    }
+  }
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") for (const cell of cells) cell.flush({ keepalive: true });
   });

@@ -88,6 +88,26 @@ export class KernelHub {
     return this.sessions.get(environment);
   }
 
+  /** The session of `environment`, opened anew if the one kept was shut down (culled, or its kernel died). */
+  async liveSession(environment) {
+    const session = await this.session(environment);
+    const kernel = session.kernel;
+    if (!session.isDisposed && kernel && !kernel.isDisposed && kernel.status !== "dead") return session;
+    this.sessions.delete(environment);
+    return this.session(environment);
+  }
+
+  /** Connect to the learner's running session of `environment` for this lesson, if there is one (on load). */
+  async reconnect(environment) {
+    if (this.sessions.has(environment)) return;
+    await this.sessionManager.ready;
+    const model = await this.sessionManager.findByPath(this.pathFor(environment));
+    if (!model || !model.kernel || this.sessions.has(environment)) return;
+    const session = this.sessionManager.connectTo({ model });
+    this._watch(environment, session);
+    this.sessions.set(environment, Promise.resolve(session));
+  }
+
   async _open(environment) {
     this._update(environment, { status: "starting", error: null });
     await this.sessionManager.ready;
@@ -149,6 +169,7 @@ export class KernelHub {
   }
 
   async restart(environment) {
+    if (!this.sessions.has(environment)) return;
     const session = await this.session(environment);
     this.setupDone.get(environment)?.clear();
     await session.kernel.restart();
