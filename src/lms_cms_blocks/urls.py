@@ -7,24 +7,14 @@ The cell-state API (the learner's saved code, outputs and exercise passes; see t
 - ``api/cells/<page_id>/<block_id>/check``: ``POST`` the result of the block's exercise check.
 """
 
-from django.urls import path, re_path
+from django.urls import path
 
 from .cells import views
 
 app_name = "lms_cms_blocks"
 
-BLOCK_ID = r"(?P<block_id>[A-Za-z0-9_-]{1,64})"
-
 urlpatterns = [
     path("api/cells/<int:page_id>/", views.CellStateListView.as_view(), name="cells-list"),
-    re_path(
-        rf"^api/cells/(?P<page_id>[0-9]+)/{BLOCK_ID}$",
-        views.CellStateDetailView.as_view(),
-        name="cells-detail",
-    ),
-    re_path(
-        rf"^api/cells/(?P<page_id>[0-9]+)/{BLOCK_ID}/check$",
-        views.CellCheckView.as_view(),
-        name="cells-check",
-    ),
+    path("api/cells/<int:page_id>/<str:block_id>", views.CellStateDetailView.as_view(), name="cells-detail"),
+    path("api/cells/<int:page_id>/<str:block_id>/check", views.CellCheckView.as_view(), name="cells-check"),
 ]

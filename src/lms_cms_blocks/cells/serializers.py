@@ -10,7 +10,7 @@ from rest_framework import serializers
 from ..conf import app_settings
 from ..models import CellState
 
-__all__ = ["CellCheckSerializer", "CellStateSerializer"]
+__all__ = ["CellCheckSerializer", "CellStateListSerializer", "CellStateSerializer"]
 
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 
@@ -69,7 +69,17 @@ class CellStateSerializer(serializers.ModelSerializer):
         return _without_nul(value)
 
 
+class CellStateListSerializer(serializers.Serializer):
+    page = serializers.IntegerField(read_only=True, help_text="The page's id.")
+    cells = CellStateSerializer(many=True, read_only=True)
+
+
 class CellCheckSerializer(serializers.Serializer):
+    """In: ``passed``. Out: also the block, the time of the first pass, and whether this report was it."""
+
+    block_id = serializers.CharField(read_only=True)
     passed = serializers.BooleanField(
         help_text="Whether the block's exercise check passed in the learner's kernel."
     )
+    passed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    first_pass = serializers.BooleanField(read_only=True)

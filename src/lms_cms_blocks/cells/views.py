@@ -15,15 +15,16 @@ from django.utils.translation import gettext_lazy
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ..conf import app_settings
 from ..models import CellState
 from ..signals import exercise_passed
 from .lookup import find_jupyter_block, page_for_learner
-from .serializers import CellCheckSerializer, CellStateSerializer
+from .schema import extend_schema
+from .serializers import CellCheckSerializer, CellStateListSerializer, CellStateSerializer
 
 __all__ = ["CellCheckView", "CellStateDetailView", "CellStateListView", "PayloadTooLarge"]
 
@@ -37,10 +38,12 @@ class PayloadTooLarge(APIException):
     default_detail = gettext_lazy("The request is too large to save.")
 
 
-class _CellStateBase(APIView):
+class _CellStateBase(GenericAPIView):
     # The learner's own pages call it: the Django session, with DRF's CSRF check on unsafe methods.
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
+    filter_backends = []
+    pagination_class = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -66,6 +69,9 @@ class _CellStateBase(APIView):
 class CellStateListView(_CellStateBase):
     """``GET``: the learner's saved state of every Jupyter block of the page."""
 
+    serializer_class = CellStateListSerializer
+
+    @extend_schema(operation_id="lms_cms_blocks_cells_list")
     def get(self, request, page_id: int):
         page = page_for_learner(request, page_id)
         states = CellState.objects.filter(user=request.user, page=page).order_by("block_id")
@@ -76,6 +82,9 @@ class CellStateDetailView(_CellStateBase):
     """``GET`` the learner's state of one block; ``PATCH`` (or ``PUT``) saves code and/or outputs; ``DELETE``
     resets the block to the original (its code and outputs are forgotten, a pass is kept)."""
 
+    serializer_class = CellStateSerializer
+
+    @extend_schema(operation_id="lms_cms_blocks_cells_retrieve")
     def get(self, request, page_id: int, block_id: str):
         page = page_for_learner(request, page_id)
         state = CellState.objects.filter(user=request.user, page=page, block_id=block_id).first()
@@ -125,6 +134,8 @@ class CellCheckView(_CellStateBase):
     The first pass is recorded and sends :data:`~lms_cms_blocks.signals.exercise_passed`; later reports do not
     change it (a failed check after a pass does not take the pass back).
     """
+
+    serializer_class = CellCheckSerializer
 
     def post(self, request, page_id: int, block_id: str):
         page = page_for_learner(request, page_id)
