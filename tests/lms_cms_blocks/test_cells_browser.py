@@ -388,6 +388,15 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     )
     other.close()
 
+    # Interrupt stops a long run.
+    replace_code(page, error, "import time\nprint('sleeping', flush=True)\ntime.sleep(120)")
+    error.get_by_role("button", name="Run", exact=True).click()
+    expect(error.locator(".lms-jupyter-outputs")).to_contain_text("sleeping")
+    expect(error.locator(".lms-jupyter-status")).to_have_text("Busy")
+    error.get_by_role("button", name="Interrupt").click()
+    expect(error.locator(".lms-jupyter-error")).to_contain_text("KeyboardInterrupt")
+    expect(error.locator(".lms-jupyter-status")).to_have_text("Idle")
+
     # Reset to original: the original code and no outputs, also after a reload; the pass stays.
     answer.get_by_role("button", name="Reset to original").click()
     expect(answer.locator(".lms-jupyter-save")).to_have_text("Original code restored")
