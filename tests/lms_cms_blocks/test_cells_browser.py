@@ -118,8 +118,9 @@ page = make_lesson(title="Cells in a browser", slug="cells", body=[
 
 
 class Lesson:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, settings_module: str = SETTINGS_MODULE):
         self.tmp_path = tmp_path
+        self.settings_module = settings_module
         self.runtime = tmp_path / "jupyter-runtime"
         python_path = [str(ROOT / "src"), str(ROOT), str(ROOT / "example_project")]
         if os.environ.get("PYTHONPATH"):
@@ -138,7 +139,7 @@ class Lesson:
         self.server: AsgiServer | None = None
 
     def manage(self, *args: str) -> str:
-        return run_django_command(*args, settings_module=SETTINGS_MODULE, cwd=ROOT, env=self.env)
+        return run_django_command(*args, settings_module=self.settings_module, cwd=ROOT, env=self.env)
 
     def start(self) -> str:
         self.manage("migrate", "--no-input", "-v", "0")
@@ -153,7 +154,7 @@ class Lesson:
         self.manage("shell", "-c", script)
         self.server = AsgiServer(
             "groundup_site.asgi:application",
-            settings_module=SETTINGS_MODULE,
+            settings_module=self.settings_module,
             cwd=ROOT,
             env=self.env,
             ready_path="/healthz",
@@ -186,6 +187,16 @@ def lesson_site(tmp_path):
 
 
 @pytest.fixture
+def one_slot_site(tmp_path):
+    site = Lesson(tmp_path, "tests.lms_cms_blocks.cells_site.settings_one_slot")
+    try:
+        site.start()
+        yield site
+    finally:
+        site.close()
+
+
+@pytest.fixture
 def browser(chromium_executable):
     from playwright.sync_api import sync_playwright
 
@@ -203,6 +214,14 @@ def browser(chromium_executable):
             yield browser
         finally:
             browser.close()
+
+
+def log_in(page, url: str) -> None:
+    page.goto(url + "/accounts/login/")
+    page.get_by_label("Username").fill("learner")
+    page.get_by_label("Password").fill("learner-pw")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
 
 
 def editor_text(cell) -> str:
@@ -411,3 +430,52 @@ def test_learner_runs_cells_and_finds_them_after_reload(lesson_site, browser, ar
     unexpected = [e for e in errors if not re.search(r"/lessons/cells/x/?$", e) and "status of 404" not in e]
     assert unexpected == []
     context.close()
+
+
+def test_a_queued_kernel_shows_its_place_then_runs(one_slot_site, browser):
+    """With room for one kernel, held by another user, the learner's Run waits in the queue and says so."""
+    from playwright.sync_api import expect
+
+    site = one_slot_site
+    url = site.server.url
+    site.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; get_user_model().objects.create_user('holder')",
+    )
+    token = site.manage("lms_kernels_token", "holder").strip().splitlines()[-1]
+    held = api_call(url, "POST", "/kernels/api/kernels", token, {"name": "python3"})
+    assert held.get("queue_position") is None, held
+
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    log_in(page, url)
+    page.goto(url + "/lessons/cells/")
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    answer = page.locator(".lms-jupyter-cell").first
+    answer.get_by_role("button", name="Run", exact=True).click()
+    expect(answer.locator(".lms-jupyter-status")).to_have_text(
+        "Waiting for a free kernel: number 1 in the queue", timeout=TIMEOUT_MS
+    )
+    api_call(url, "DELETE", f"/kernels/api/kernels/{held['id']}", token)
+    expect(answer.locator(".lms-jupyter-outputs")).to_contain_text("42", timeout=TIMEOUT_MS)
+    expect(answer.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
+    expect(answer.locator(".lms-jupyter-status")).to_have_text("Idle")
+    context.close()
+
+
+def api_call(url: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=60) as response:
+        text = response.read().decode()
+    return json.loads(text) if text else {}
