@@ -5,7 +5,7 @@
 //
 // The output is deterministic for a given package-lock.json: no timestamps, no source maps, no absolute paths.
 import { build } from "esbuild";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ const target = join(here, "..", "static", "lms_cms_blocks");
 const check = process.argv.includes("--check");
 const outdir = check ? mkdtempSync(join(tmpdir(), "lms-jupyter-")) : target;
 
-await build({
+const result = await build({
   absWorkingDir: here,
   entryPoints: { "lms-jupyter": "src/index.js" },
   bundle: true,
@@ -23,13 +23,33 @@ await build({
   platform: "browser",
   target: ["es2020"],
   minify: true,
-  legalComments: "linked",
+  legalComments: "none", // every bundled package's license is written to lms-jupyter.licenses.txt instead
+  metafile: true,
   sourcemap: false,
   charset: "utf8",
   outdir,
   logLevel: "warning",
   define: { "process.env.NODE_ENV": '"production"' },
 });
+
+// The license of every package that ended up in the bundle, in a stable order.
+const packages = new Set();
+for (const output of Object.values(result.metafile.outputs)) {
+  for (const input of Object.keys(output.inputs)) {
+    const match = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
+    if (match) packages.add(match[1]);
+  }
+}
+const notices = [...packages].sort().map((dir) => {
+  const meta = JSON.parse(readFileSync(join(here, dir, "package.json"), "utf8"));
+  const licenseFile = readdirSync(join(here, dir)).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
+  const text = licenseFile ? readFileSync(join(here, dir, licenseFile), "utf8").trim() : `License: ${meta.license}`;
+  return `${meta.name} ${meta.version} (${meta.license})\n${"-".repeat(72)}\n${text}\n`;
+});
+writeFileSync(
+  join(outdir, "lms-jupyter.licenses.txt"),
+  `Packages bundled in lms-jupyter.js and their licenses.\n\n${notices.join("\n")}`,
+);
 
 if (check) {
   const differing = [];
