@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= all,test,docs
 
-.PHONY: demo test install clean
+.PHONY: demo test install frontend clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -23,6 +23,10 @@ demo: install
 ## and the newest Python/Django line, bringing up PostgreSQL, Redis, Docker and Chromium where it can.
 test: install
 	$(BIN)/python scripts/run_tests.py
+
+## Rebuild the Jupyter block's JavaScript bundle (needs Node.js 18+ and npm; the built bundle is committed).
+frontend:
+	cd src/lms_cms_blocks/frontend && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .venv-newest docs/_build test-artifacts

@@ -6,6 +6,8 @@ Steps, in order (each is timed; the run fails if any step fails):
 1. bring up the real components (``scripts/services.py up``: PostgreSQL, Redis, a Docker engine with the test
    kernel image, Chromium), installing missing ones with apt when running as root;
 2. lint: ``ruff check`` and ``ruff format --check``;
+   then the Jupyter block's bundle: ``npm ci`` from the lockfile and an esbuild build in
+   ``src/lms_cms_blocks/frontend``, failing if the committed bundle in ``lms_cms_blocks/static/`` differs;
 3. the architecture contract: ``lint-imports`` (import-linter, contracts in pyproject.toml);
 4. ``makemigrations --check`` on the example project;
 5. the docs, built with warnings as errors;
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 VENV_BIN = Path(sys.executable).parent
 NEWEST_VENV = ROOT / ".venv-newest"
+FRONTEND = ROOT / "src" / "lms_cms_blocks" / "frontend"
 
 #: Each app alone: (settings project, test paths).
 APP_ALONE = {
@@ -200,12 +203,28 @@ class Runner:
             python=python,
         )
 
+    def frontend(self) -> None:
+        """Build the Jupyter block's bundle from its lockfile; fail if the committed bundle differs."""
+        if "frontend" in self.args.skip:
+            self.note("frontend", "skipped (--skip)")
+            return
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if node is None or npm is None:
+            self.note(
+                "frontend", "FAILED (node/npm missing, CI=true)" if IN_CI else "not run: node/npm missing"
+            )
+            return
+        env = {"npm_config_update_notifier": "false", "npm_config_fund": "false", "npm_config_audit": "false"}
+        if self.run("frontend:npm-ci", [npm, "ci"], cwd=FRONTEND, env=env):
+            self.run("frontend:bundle", [node, "build.mjs", "--check"], cwd=FRONTEND)
+
     def all_steps(self) -> int:
         self.bring_up_services()
         env = self.component_env()
         python = str(VENV_BIN / "python")
         self.run("ruff", [str(VENV_BIN / "ruff"), "check", "."])
         self.run("ruff-format", [str(VENV_BIN / "ruff"), "format", "--check", "."])
+        self.frontend()
         self.run("import-contract", [str(VENV_BIN / "lint-imports")], env={"PYTHONPATH": str(ROOT / "src")})
         self.run(
             "migrations",
@@ -295,7 +314,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="STEP",
-        help="skip a step: ruff, ruff-format, import-contract, migrations, docs, pytest, newest",
+        help="skip a step: ruff, ruff-format, frontend, import-contract, migrations, docs, pytest, newest",
     )
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for every pytest run (after --)")
     args = parser.parse_args()

@@ -3,7 +3,7 @@
 
 Usage::
 
-    python3 scripts/services.py up [--install] [--only pg,redis,docker,chromium]
+    python3 scripts/services.py up [--install] [--only pg,redis,docker,chromium,node]
     python3 scripts/services.py down
     python3 scripts/services.py env
 
@@ -16,6 +16,8 @@ Usage::
   plus the test kernel image ``groundup-lms/test-kernel:py3`` (``LMS_TEST_KERNEL_IMAGE``), built
   offline with ``debootstrap`` + ``docker import`` when the engine does not have it.
 * ``chromium`` -- only checked: ``/usr/bin/chromium`` (``LMS_TEST_CHROMIUM``) must run ``--version``.
+* ``node`` -- only checked: ``node`` and ``npm`` on ``PATH`` (``LMS_TEST_NODE``); they build the Jupyter block's
+  bundle and run the JavaScript Jupyter clients (Debian's ``nodejs`` and ``npm`` when installing).
 
 With ``--install`` (as root) the missing Debian packages are installed first, in one ``apt-get``
 call. Components left out by ``--only`` are not started, only re-checked.
@@ -61,8 +63,8 @@ REPO = Path(__file__).resolve().parent.parent
 STATE = REPO / ".services"
 ENV_FILE = STATE / "env.json"
 
-COMPONENTS = ("postgres", "redis", "docker", "chromium")
-ALIASES = {"pg": "postgres", "postgresql": "postgres", "chrome": "chromium"}
+COMPONENTS = ("postgres", "redis", "docker", "chromium", "node")
+ALIASES = {"pg": "postgres", "postgresql": "postgres", "chrome": "chromium", "nodejs": "node"}
 
 DOCKER_SOCK = "/var/run/docker.sock"
 DEFAULT_KERNEL_IMAGE = "groundup-lms/test-kernel:py3"
@@ -647,6 +649,22 @@ def start_chromium() -> tuple[dict[str, str], str | None]:
 check_chromium = start_chromium
 
 
+# --------------------------------------------------------------------------- Node.js
+
+
+def start_node() -> tuple[dict[str, str], str | None]:
+    node, npm = which("node"), which("npm")
+    if node is None or npm is None:
+        raise Unavailable("node or npm not found (packages nodejs npm)")
+    result = run([node, "--version"], timeout=30)
+    if result.returncode != 0:
+        raise Unavailable(f"{node} --version failed: {last_line(result.stdout)}")
+    return {"LMS_TEST_NODE": node}, None
+
+
+check_node = start_node
+
+
 # --------------------------------------------------------------------------- packages
 
 
@@ -671,6 +689,8 @@ def packages_needed(selected: list[str]) -> list[str]:
         pkgs.append("chromium")
     if "chromium" in selected and not os.path.isdir(CJK_FONTS):
         pkgs.append("fonts-noto-cjk")  # Hangul in pages and screenshots
+    if "node" in selected and (which("node") is None or which("npm") is None):
+        pkgs += ["nodejs", "npm"]
     return pkgs
 
 
@@ -706,12 +726,14 @@ STARTERS = {
     "redis": start_redis,
     "docker": start_docker,
     "chromium": start_chromium,
+    "node": start_node,
 }
 CHECKERS = {
     "postgres": check_postgres,
     "redis": check_redis,
     "docker": check_docker,
     "chromium": check_chromium,
+    "node": check_node,
 }
 
 

@@ -39,6 +39,7 @@ urlpatterns = [
     path("core/", include("lms_core.urls")),
     path("kernels/", include("lms_kernels.urls")),  # Jupyter Server API: /kernels/api/kernels, ...
     path("surveys/", include("lms_surveys.urls")),  # survey pages; REST API under /surveys/api/
+    path("blocks/", include("lms_cms_blocks.urls")),  # the Jupyter block's cell-state API
     # The OpenAPI schema of our REST APIs (Wagtail's own API excluded, see SPECTACULAR_SETTINGS) and its UI.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

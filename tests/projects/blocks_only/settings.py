@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "lms_cms_blocks",
     "tests.projects.blocks_only.lessons",
+    "tests.lms_cms_blocks.cells_site",  # a test lesson page with Jupyter blocks
 ]
 
 ROOT_URLCONF = "tests.projects.blocks_only.urls"

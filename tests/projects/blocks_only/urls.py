@@ -17,5 +17,6 @@ urlpatterns = [
     path("cms/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("api/v2/", api_router.urls),
+    path("blocks/", include("lms_cms_blocks.urls")),
     path("", include(wagtail_urls)),
 ]

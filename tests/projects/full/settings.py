@@ -7,3 +7,6 @@ DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 SERVE_STATIC = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# A test lesson page with Jupyter blocks (tests/lms_cms_blocks/cells_site).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.lms_cms_blocks.cells_site"]  # noqa: F405
