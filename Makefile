@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= all,test,docs
+EXTRAS ?= all,test,docs,demo
 
 .PHONY: demo test install frontend clean
 

@@ -28,13 +28,13 @@ def load_users():
     return lines
 
 
-#: (title, kind, required, estimated minutes)
+#: (title, kind, required, estimated minutes, slug: the lesson page that teaches it has the same slug)
 DEMO_CONTENTS = [
-    ("넘파이 기초 · NumPy basics", "lesson", True, 40),
-    ("Matplotlib으로 그래프 그리기 · Plotting with Matplotlib", "lesson", True, 30),
-    ("넘파이로 만드는 작은 신경망 · A tiny neural network in NumPy", "lesson", True, 60),
-    ("연습 문제: 행렬 곱 · Exercise: matrix multiplication", "exercise", True, 20),
-    ("더 읽을거리 · Further reading", "reading", False, 15),
+    ("넘파이 기초 · NumPy basics", "lesson", True, 40, "넘파이-기초"),
+    ("Matplotlib으로 그래프 그리기 · Plotting with Matplotlib", "lesson", True, 30, "matplotlib-그래프"),
+    ("넘파이로 만드는 작은 신경망 · A tiny neural network in NumPy", "lesson", True, 60, "작은-신경망"),
+    ("연습 문제: 행렬 곱 · Exercise: matrix multiplication", "exercise", True, 20, "행렬-곱-연습"),
+    ("더 읽을거리 · Further reading", "reading", False, 15, "더-읽을거리"),
 ]
 
 
@@ -60,11 +60,17 @@ def load_core():
     )
     course.instructors.add(User.objects.get(username="instructor"))
     contents = []
-    for position, (title, kind, required, minutes) in enumerate(DEMO_CONTENTS):
+    for position, (title, kind, required, minutes, slug) in enumerate(DEMO_CONTENTS):
         content, _ = LearningContent.objects.update_or_create(
             course=course,
             position=position,
-            defaults={"title": title, "kind": kind, "required": required, "estimated_minutes": minutes},
+            defaults={
+                "title": title,
+                "kind": kind,
+                "required": required,
+                "estimated_minutes": minutes,
+                "slug": slug,
+            },
         )
         contents.append(content)
 

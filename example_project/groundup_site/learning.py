@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from lms_core.api.querysets import course_outline
 from lms_core.api.schedules import effective_due
 from lms_core.exceptions import ShiftNotAllowed
 from lms_core.models import Enrollment, EnrollmentStatus, ProgressState
-from lms_core.services import shift_dates
+from lms_core.services import record_progress, shift_dates
 
 from .links import lesson_urls
 
@@ -94,6 +95,29 @@ def shift_my_dates(request, enrollment_pk):
             request, _("Your remaining due dates moved %(days)d days later.") % {"days": SHIFT_DAYS}
         )
     return redirect("course", enrollment_pk=enrollment.pk)
+
+
+@require_POST
+@login_required
+def complete_lesson(request, page_id):
+    """ "Mark as complete" on a lesson without exercises: its content is completed for the learner, then back to
+    the lesson (which announces it, so a survey can follow). A lesson with exercises completes by passing them."""
+    from wagtail.models import Page
+
+    from .integrations import exercise_blocks, learner_content
+
+    page = get_object_or_404(Page.objects.live().public().specific(), pk=page_id)
+    found = learner_content(request.user, page.slug)
+    if found is None:
+        raise Http404(_("You are not enrolled in a course with this lesson."))
+    if exercise_blocks(page):
+        messages.error(request, _("Pass this lesson's exercises to complete it."))
+        return redirect(page.get_url(request))
+    content, _progress = found
+    record_progress(request.user, content, completed=True)
+    request.session["groundup_just_completed"] = [content.pk]
+    messages.success(request, _("Lesson completed."))
+    return redirect(page.get_url(request))
 
 
 @require_safe

@@ -241,6 +241,7 @@ GROUNDUP_DEMO_LOADERS = [
     "groundup_site.demo_cohort.load_cohort_activity",
     "groundup_site.demo.load_surveys",
     "groundup_site.demo.load_lessons",
+    "groundup_site.demo_lessons.load_more_lessons",
 ]
 
 LOGGING = {

@@ -28,6 +28,7 @@ urlpatterns = [
     path("courses/<int:enrollment_pk>/", learning.course, name="course"),
     path("courses/<int:enrollment_pk>/shift/", learning.shift_my_dates, name="shift-my-dates"),
     path("profile/", learning.profile, name="profile"),
+    path("lesson-progress/<int:page_id>/complete/", learning.complete_lesson, name="complete-lesson"),
     path("teach/", teaching.cohorts, name="cohorts"),
     path("teach/cohorts/<int:cohort_pk>/", teaching.cohort_dashboard, name="cohort-dashboard"),
     path("favicon.ico", RedirectView.as_view(url=static_url("groundup_site/favicon.svg"), permanent=True)),

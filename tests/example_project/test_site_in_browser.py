@@ -111,3 +111,78 @@ def test_admin_impersonates_the_learner_sees_the_banner_and_releases(demo_site, 
     assert page.locator("#result_list tbody tr").count() == 2  # started and ended, audit-logged
     assert errors == []
     assert process.poll() is None  # the server stayed up
+
+
+def test_learner_runs_lessons_passes_the_exercise_and_answers_the_survey(
+    demo_site, browser, artifacts_dir: Path
+):
+    """Dashboard → course → a lesson's plot → "Mark as complete" → its survey → an error → the exercise → progress."""
+    from playwright.sync_api import expect
+
+    url, process, _log = demo_site
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(60_000)
+    expect.set_options(timeout=60_000)
+    page = context.new_page()
+    errors = []
+    watch_for_errors(page, errors)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    log_in(page, url, "learner", "groundup-learner")
+    card = page.locator("article.enrollment")
+    assert card.locator("progress").get_attribute("value") == "25"
+
+    # The course page links each content to its lesson.
+    card.locator("h3 a").click()
+    page.get_by_role("link", name="Matplotlib으로 그래프 그리기 · Plotting with Matplotlib").click()
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    plot = page.locator(".lms-jupyter-cell").first
+    plot.get_by_role("button", name="Run").click()
+    expect(plot.locator('.lms-jupyter-outputs img[src^="data:image/png;base64,"]')).to_have_count(1)
+    expect(plot.locator(".lms-jupyter-status")).to_have_text("Idle")
+    page.screenshot(path=str(artifacts_dir / "site-learner-lesson-plot.png"), full_page=True)
+
+    # Completing the lesson opens its survey; the answers are saved and the learner comes back to the lesson.
+    page.get_by_role("button", name="Mark as complete").click()
+    page.wait_for_url("**/surveys/**")
+    page.locator("input[type=number]").fill("5")
+    page.locator("input[type=radio]").nth(1).check()
+    page.locator("input[type=checkbox]").nth(1).check()
+    page.locator("textarea").fill("그래프가 바로 보여서 좋았어요")
+    page.screenshot(path=str(artifacts_dir / "site-learner-survey.png"), full_page=True)
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_url("**/lessons/**")
+    expect(page.locator(".messages")).to_contain_text("Thank you")
+    expect(page.locator(".lesson__progress")).to_contain_text("You completed this lesson.")
+
+    # The exercise: a first attempt that fails shows the traceback (no check runs), a right one passes.
+    page.goto(url + "lessons/행렬-곱-연습/")
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    exercise = page.locator(".lms-jupyter-cell").first
+    exercise.locator(".cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text("def matmul(a, b):\n    return a[0][0] / 0\n\nmatmul([[1]], [[1]])")
+    page.keyboard.press("Shift+Enter")
+    expect(exercise.locator(".lms-jupyter-outputs")).to_contain_text("ZeroDivisionError")
+    # The check runs only after code that worked.
+    expect(exercise.locator(".lms-jupyter-check")).to_be_hidden()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(
+        "def matmul(a, b):\n"
+        "    return [[sum(x * y for x, y in zip(row, col)) for col in zip(*b)] for row in a]\n\n"
+        "matmul([[1, 2], [3, 4]], [[5, 6], [7, 8]])"
+    )
+    page.keyboard.press("Shift+Enter")
+    expect(exercise.locator(".lms-jupyter-outputs")).to_contain_text("[[19, 22], [43, 50]]")
+    expect(exercise.locator(".lms-jupyter-check")).to_have_text("✓ Check passed")
+    page.screenshot(path=str(artifacts_dir / "site-learner-exercise.png"), full_page=True)
+
+    # Progress: the two lessons are completed on the dashboard and the course page (4 required contents).
+    page.goto(url)
+    assert page.locator("article.enrollment progress").get_attribute("value") == "75"
+    page.locator("article.enrollment h3 a").click()
+    done = page.locator("tbody tr", has=page.locator(".badge-completed"))
+    assert done.count() == 3
+    assert errors == []
+    assert process.poll() is None

@@ -248,13 +248,23 @@ export class Cell {
     const result = await this.runHidden(kernel, this.checkCode, { showErrors: false });
     const passed = result.status === "ok";
     this.showCheck(passed, passed ? "" : [result.ename, result.evalue].filter(Boolean).join(": "));
+    let firstPass = false;
     if (this.autosave) {
       try {
-        await this.api.reportCheck(this.blockId, passed);
+        const answer = await this.api.reportCheck(this.blockId, passed);
+        firstPass = Boolean(answer && answer.first_pass);
       } catch (error) {
         this.showSave("error", `${this.t.notSaved}: ${error.message}`);
+        return;
       }
     }
+    // Announced once the server recorded it, for the page to react (progress, a survey): documented in runtime.md.
+    this.root.dispatchEvent(
+      new CustomEvent("lms:exercise-checked", {
+        bubbles: true,
+        detail: { blockId: this.blockId, passed, firstPass, saved: Boolean(this.autosave) },
+      }),
+    );
   }
 
   askInput(msg, future) {
