@@ -158,6 +158,8 @@ def test_learner_runs_lessons_passes_the_exercise_and_answers_the_survey(
     page.goto(url + "lessons/행렬-곱-연습/")
     page.locator('html[data-lms-jupyter="ready"]').wait_for()
     exercise = page.locator(".lms-jupyter-cell").first
+    # The markdown block's math is typeset (MathML from KaTeX), not left as TeX.
+    expect(page.locator('.math.inline[data-lms-math="rendered"] math')).to_have_count(1)
     exercise.locator(".cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")

@@ -312,3 +312,12 @@ def test_the_course_survey_endpoint_and_deleting_surveys(world):
     course_survey.delete()
     assert not Survey.objects.filter(pk=course_survey.pk).exists()
     assert not ContentSurvey.objects.filter(survey_id=course_survey.pk).exists()
+
+
+def test_the_list_of_surveys_about_a_content_is_empty_rather_than_a_404(client, django_user_model):
+    from django.urls import reverse
+
+    url = reverse("lms_surveys:api-content-surveys", kwargs={"key": "no-such-content"})
+    client.force_login(django_user_model.objects.create_user("someone"))
+    response = client.get(url)
+    assert response.status_code == 200 and response.json() == []

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("contents/<path:key>/survey/", views.TargetSurveyView.as_view(), name="api-content-survey"),
+    path("contents/<path:key>/surveys/", views.TargetSurveyListView.as_view(), name="api-content-surveys"),
     path(
         "courses/<path:key>/survey/",
         views.TargetSurveyView.as_view(scope="course"),

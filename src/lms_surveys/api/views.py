@@ -91,6 +91,25 @@ class TargetSurveyView(APIView):
         return Response(_survey_payload(request, _visible_target(request, target)))
 
 
+class TargetSurveyListView(APIView):
+    """The surveys about a learning content that I may see: a list of none or one, so that a front end asking
+    "is there a survey after this content?" gets an answer rather than a 404 (used by after-completion.js)."""
+
+    permission_classes = [AllowAny]
+    scope = Scope.CONTENT
+
+    @extend_schema(responses=SurveySerializer(many=True))
+    def get(self, request, key):
+        target = ContentSurvey.objects.select_related("survey").filter(scope=self.scope, key=key).first()
+        if target is None:
+            return Response([])
+        try:
+            visible = _visible_target(request, target)
+        except Http404:
+            return Response([])
+        return Response([_survey_payload(request, visible)])
+
+
 class SurveyDetailView(APIView):
     permission_classes = [AllowAny]
 

@@ -1,11 +1,29 @@
 // Entry point of the learner-side bundle: finds the page's Jupyter blocks and the page's config
 // (written by {% lms_jupyter_page_setup %}), puts back the learner's saved code and outputs, and wires it all up.
 import "./style.css";
+import katex from "katex";
 import { CellStateApi } from "./api.js";
 import { Cell } from "./cell.js";
 import { KernelHub } from "./kernel.js";
 
+/** Typeset the markdown blocks' math (`<span class="math inline">\\(…\\)</span>`, `<div class="math display">`)
+ * as MathML with KaTeX: no fonts to ship, and the TeX stays as text when it does not parse. */
+function renderMath(root) {
+  for (const node of root.querySelectorAll(".math.inline, .math.display")) {
+    if (node.dataset.lmsMath) continue;
+    const displayMode = node.classList.contains("display");
+    const tex = node.textContent.trim().replace(/^\\[([]/, "").replace(/\\[)\]]$/, "");
+    try {
+      node.innerHTML = katex.renderToString(tex, { displayMode, output: "mathml", throwOnError: true, trust: false });
+      node.dataset.lmsMath = "rendered";
+    } catch {
+      node.dataset.lmsMath = "invalid";
+    }
+  }
+}
+
 async function boot() {
+  renderMath(document);
   const configNode = document.getElementById("lms-jupyter-config");
   if (!configNode) return;
   const config = JSON.parse(configNode.textContent);

@@ -23,12 +23,13 @@
   document.addEventListener("lms:content-completed", function (event) {
     var content = event.detail && event.detail.content;
     if (content === undefined || content === null) return;
-    fetch(api + "contents/" + encodeURIComponent(content) + "/survey/", {
+    fetch(api + "contents/" + encodeURIComponent(content) + "/surveys/", {
       credentials: "same-origin",
       headers: {Accept: "application/json"}
     }).then(function (response) {
-      return response.ok ? response.json() : null;
-    }).then(function (survey) {
+      return response.ok ? response.json() : [];
+    }).then(function (surveys) {
+      var survey = surveys[0];
       if (survey && survey.is_open && survey.my_response === null) {
         window.location.assign(surveyPage(survey.id));
       }
