@@ -124,6 +124,7 @@ def cohort_dashboard(request, cohort_pk):
         },
     }
     context = {
+        "surveys": survey_results(request.user, cohort),
         "cohort": cohort,
         "filter": learner_filter,
         "filter_errors": learner_filter.errors if learner_filter.is_bound else {},
@@ -138,3 +139,19 @@ def cohort_dashboard(request, cohort_pk):
         "delayed": base.filter(status=EnrollmentStatus.DELAYED).count(),
     }
     return render(request, "groundup_site/teach/cohort.html", context)
+
+
+def survey_results(user, cohort: Cohort) -> dict | None:
+    """lms_surveys' report of the cohort's course for this cohort (per survey: responses, rate, average rating;
+    the newest free-text answers), or ``None`` when surveys are not installed or the user may not see reports."""
+    from django.apps import apps
+
+    if not apps.is_installed("lms_surveys"):
+        return None
+    from lms_surveys.permissions import can_view_reports
+    from lms_surveys.reports import course_report
+
+    course_key = str(cohort.course_id)
+    if not can_view_reports(user, course_key):
+        return None
+    return course_report(course_key, cohort_key=str(cohort.pk))

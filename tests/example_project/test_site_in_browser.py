@@ -86,9 +86,24 @@ def test_instructor_sees_the_cohort_charts_and_grants_an_exception(demo_site, br
 
 
 def test_admin_impersonates_the_learner_sees_the_banner_and_releases(demo_site, browser, artifacts_dir: Path):
+    from playwright.sync_api import expect
+
     url, process, _log = demo_site
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
+    # The learner edits a cell of a lesson (saved as they type).
+    learner = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    watch_for_errors(learner, errors)
+    log_in(learner, url, "learner", "groundup-learner")
+    learner.goto(url + "lessons/넘파이-기초/")
+    learner.locator('html[data-lms-jupyter="ready"]').wait_for()
+    cell = learner.locator(".lms-jupyter-cell").first
+    cell.locator(".cm-content").click()
+    learner.keyboard.press("Control+A")
+    learner.keyboard.press("Delete")
+    learner.keyboard.insert_text("print('학습자의 코드 · the learner wrote this')")
+    cell.locator('.lms-jupyter-save[data-state="saved"]').wait_for(timeout=30_000)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     watch_for_errors(page, errors)
     log_in(page, url, "admin", "groundup-admin", admin=True)
     page.goto(url + "admin/auth/user/?q=learner")
@@ -103,6 +118,13 @@ def test_admin_impersonates_the_learner_sees_the_banner_and_releases(demo_site, 
     page.locator("article.enrollment h3 a").click()
     assert page.locator("#djhj").is_visible()
     page.screenshot(path=str(artifacts_dir / "site-admin-impersonating.png"), full_page=True)
+    # Their lesson shows their saved code, with the banner.
+    page.goto(url + "lessons/넘파이-기초/")
+    page.locator('html[data-lms-jupyter="ready"]').wait_for()
+    expect(page.locator(".lms-jupyter-cell").first.locator(".cm-content")).to_contain_text(
+        "the learner wrote this"
+    )
+    assert page.locator("#djhj").is_visible()
     with page.expect_navigation():
         page.locator("#djhj").get_by_role("button", name="Stop impersonating").click()
     assert page.url.startswith(url + "admin/auth/user/")

@@ -167,3 +167,33 @@ def test_granting_an_exception_from_the_dashboard_catches_the_learner_up(client,
     )
     assert "You may not grant deadline exceptions in this cohort." in text_of(response)
     assert DeadlineException.objects.count() == 1
+
+
+def test_cohort_dashboard_shows_the_survey_results_of_its_learners(client, delayed_self_paced):
+    from lms_surveys.services import submit_response
+    from lms_surveys.testing.factories import QUESTIONS, attach, make_survey
+
+    cohort = delayed_self_paced.cohort
+    first = cohort.course.contents.order_by("position").first()
+    survey = make_survey(
+        "After lesson one", questions=[q for q in QUESTIONS if q[0] in ("rating", "comment")]
+    )
+    target = attach(survey, first)
+    other = make_enrollment(make_user("bob"), cohort)
+    record_progress(other.user, first, percent=100)
+    submit_response(
+        target, other.user, {str(survey.q["rating"].pk): 4, str(survey.q["comment"].pk): "더 많은 예제"}
+    )
+    instructor = make_user("teacher")
+    cohort.course.instructors.add(instructor)
+
+    client.force_login(instructor)
+    page = text_of(client.get(reverse("cohort-dashboard", args=[cohort.pk])))
+    row = re.search(rf'<tr data-survey="{survey.pk}">(.*?)</tr>', page)[1]
+    assert first.title in row  # the row names the content the survey is about
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[1:] == ["1", "50%", "4.0"]  # 1 response of 2 enrolled learners, average rating 4
+    assert "더 많은 예제" in page
+    # Another course's instructor sees no results (and no dashboard at all).
+    client.force_login(make_user("elsewhere"))
+    assert client.get(reverse("cohort-dashboard", args=[cohort.pk])).status_code == 404
