@@ -29,8 +29,9 @@ expected output (the stream's text byte for byte, one result where one is due, n
 Figures: executes per second (all learners), p50/p95/p99 round trip (send to both ``idle`` and the reply),
 HTTP 5xx, unexpected closes, and the workers' resident memory (the uvicorn processes, kernels excluded) with
 all kernels running before the WebSockets connect, after they connect and after the run; "memory per
-connection" is the difference before/after connecting divided by N. The 1-minute load average is sampled
-during the run. A table goes to stderr, the last line on stdout is one JSON object with every figure and
+connection" is the difference before/after connecting divided by N. The resident memory of each kernel and of
+each kernel's iopub relay (the local backend's ``relay`` option) is reported too. The 1-minute load average is
+sampled during the run. A table goes to stderr, the last line on stdout is one JSON object with every figure and
 ``"target_met"``: zero lost, duplicated or wrong messages, zero 5xx and zero unexpected closes. The exit status
 is 0 when the target was met, 2 when not.
 """
@@ -173,6 +174,23 @@ class Site:
                         if proc is root or not any("ipykernel" in p for p in proc.cmdline()):
                             total += proc.memory_info().rss
         return total
+
+    def kernel_side_rss(self) -> tuple[int, int]:
+        """(RSS of the kernels, RSS of their iopub relays): processes whose command line or environment
+        names this run's runtime directory."""
+        import psutil
+
+        marker = str(self.work / "runtime")
+        kernels = relays = 0
+        for proc in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                cmdline = proc.info["cmdline"] or ()
+                if any(part.endswith("relay.py") for part in cmdline):
+                    if proc.environ().get("LMS_KERNEL_RELAY_WATCH", "").startswith(marker):
+                        relays += proc.memory_info().rss
+                elif any(marker in part for part in cmdline):
+                    kernels += proc.memory_info().rss
+        return kernels, relays
 
     def sampled_rss(self, samples: int = 5, interval: float = 0.3) -> int:
         values = []
@@ -519,6 +537,7 @@ async def load(site: Site, args) -> dict:
             totals.problem(f"learner {learner.index}: start failed: {outcome!r}")
     await asyncio.sleep(args.settle)
     rss_before = await asyncio.to_thread(site.sampled_rss)
+    kernels_rss, relays_rss = await asyncio.to_thread(site.kernel_side_rss)
 
     log("setup: connecting the WebSockets ...")
     ready = [learner for learner in learners if learner.kernel_id]
@@ -579,6 +598,8 @@ async def load(site: Site, args) -> dict:
         worker_rss_mb_after_run=round(rss_after / 1e6, 1),
         rss_kb_per_connection=round((rss_connected - rss_before) / n / 1e3, 1),
         rss_kb_per_connection_after_run=round((rss_after - rss_before) / n / 1e3, 1),
+        kernel_rss_mb_each=round(kernels_rss / max(totals.kernels, 1) / 1e6, 1),
+        relay_rss_mb_each=round(relays_rss / max(totals.kernels, 1) / 1e6, 1),
         loadavg_1m_during_max=round(max(loads), 2),
         loadavg_1m_during_mean=round(statistics.mean(loads), 2),
         problems=totals.problems,
@@ -628,6 +649,7 @@ def print_report(figures: dict) -> None:
             "RSS per connection kB (connected / after run)",
             f"{figures['rss_kb_per_connection']} / {figures['rss_kb_per_connection_after_run']}",
         ),
+        ("kernel / relay RSS MB each", f"{figures['kernel_rss_mb_each']} / {figures['relay_rss_mb_each']}"),
         (
             "load average during (max / mean)",
             f"{figures['loadavg_1m_during_max']} / {figures['loadavg_1m_during_mean']}",
