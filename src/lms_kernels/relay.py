@@ -1,4 +1,4 @@
-"""A kernel's iopub relay: keeps the output a kernel publishes while no web worker listens, for the next one.
+"""A kernel's iopub recorder: keeps what a kernel publishes, for a client whose web worker died meanwhile.
 
 ZeroMQ's PUB socket drops what is published while nobody subscribes. A learner's WebSocket is served by one
 ASGI worker, whose bridge holds the kernel's iopub subscription; if that worker dies (a crash, an OOM kill, a
@@ -6,29 +6,23 @@ ASGI worker, whose bridge holds the kernel's iopub subscription; if that worker 
 and what the kernel printed meanwhile would be lost. The ``local`` backend therefore starts this relay with
 each kernel, as a process of its own that outlives the worker which started it:
 
-* the kernel publishes on a private port; the relay subscribes to it and republishes every message on the
-  kernel's public iopub port (an XPUB socket), with one frame in front of the message's identities,
-  ``lms-seq:<n>``, numbering the messages (Jupyter clients ignore identity frames; the signature covers only
-  the frames after ``<IDS|MSG>``);
-* it keeps the last ``--buffer`` bytes of messages;
-* each bridge *acknowledges* the numbers it has handled for its WebSocket's ``session_id`` on the relay's
-  replay socket (a ROUTER), and subscribes, besides everything, to a topic that names it,
-  ``\\x00lms-hello:<token>:<session>`` (no message matches it): ZeroMQ tells the relay when that subscription
-  arrives and, with ``XPUB_VERBOSER``, when it goes away, including when the subscriber's process dies;
-* a new bridge asks for ``replay`` with its session and token; once its subscription has arrived (so every
-  later message reaches it live), the relay answers with the kept messages after that session's last
-  acknowledgement (or, for a session it does not know, such as a reloaded page's, after the acknowledgement
-  of the session that left most recently, within ``--keep-seconds``), then ``end`` with the number of
-  messages no longer kept and the last number the answer covers. ZeroMQ may deliver a few of those live
-  too (the subscription takes effect inside ZeroMQ a moment before the relay reads of it): the subscriber
-  drops live messages numbered up to that last one. A session *leaves* when its subscription goes away, or when its bridge says
-  ``away`` (the worker keeps the bridge after the WebSocket closed); ``back`` undoes that. ``known`` says
-  whether a session has been served (a worker adopts another session's kept bridge only for one that has
-  not: a new page load, not a client that was connected elsewhere meanwhile).
+* it subscribes to the kernel's iopub like any client (it is not in the path of the messages: bridges keep
+  their own subscriptions, so it adds no latency), numbers every message and keeps the last ``--buffer``
+  bytes of them, indexed by ``msg_id``;
+* each bridge *acknowledges*, on the relay's replay socket (a ROUTER), the ``msg_id`` of the last iopub
+  message it has handed to its WebSocket, under the WebSocket's ``session_id``;
+* a bridge that connects for a session the relay knows asks for ``replay`` up to the first message its own
+  subscription delivered (``until``): the relay answers, once it has seen that message, with the kept
+  messages after the session's last acknowledgement up to and including ``until``, then ``end`` with the
+  number of messages no longer kept. The bridge forwards those, then carries on live after ``until``. So the
+  client gets, in order and once, what the kernel published since the last message its old worker handed
+  over. For a session the relay does not know, it answers at once: with what the session that most recently
+  said ``away`` (a worker keeps a bridge after its WebSocket closed, the learner reloaded the page) missed,
+  within ``--keep-seconds``, or nothing; ``back`` withdraws an ``away``. ``known`` says whether a session has
+  been served.
 
-So a client that reconnects through another worker gets, in order and once, what its kernel published since
-the last message its old worker handled. What a worker had handled but not yet written to its socket when it
-died is lost with it (microseconds); the acknowledgement follows each message's hand-over to the socket.
+What a worker had read from the kernel but not yet written to its socket when it died is lost with it
+(microseconds); the acknowledgement follows each message's hand-over to the socket, sent once per burst.
 
 The relay is pure pyzmq and the standard library (it may run where the kernel runs, not where Django does).
 It exits on ``SIGTERM``, when the file named by ``LMS_KERNEL_RELAY_WATCH`` (the kernel's connection file) is
@@ -36,8 +30,8 @@ removed, or when the kernel process it watches (``--watch-pid``, changed with a 
 kernel restarts) has been gone for ``--orphan-seconds``.
 
 Run as ``python relay.py --kernel tcp://127.0.0.1:PORT [--daemon]``: with ``--daemon`` it detaches (its own
-session, stdio to ``/dev/null``) and the starting process prints one JSON line with the relay's ``pid``,
-``iopub_port`` and ``replay_port`` once both sockets are bound, then exits.
+session, stdio to ``/dev/null``) and the starting process prints one JSON line with the relay's ``pid`` and
+``replay_port`` once its socket is bound, then exits.
 """
 
 from __future__ import annotations
@@ -53,16 +47,35 @@ import time
 
 import zmq
 
-__all__ = ["HELLO_PREFIX", "SEQ_PREFIX", "Relay", "hello_topic"]
+__all__ = ["Relay", "message_id"]
 
-SEQ_PREFIX = b"lms-seq:"
-HELLO_PREFIX = b"\x00lms-hello:"
+DELIMITER = b"<IDS|MSG>"
 #: Departed sessions remembered for a new session to take over (the most recent first).
 MAX_DEPARTED = 100
+#: Acknowledgements of messages the relay has not seen yet, kept until it does.
+MAX_PENDING_ACKS = 1000
+#: Seconds a replay request waits for its ``until`` message.
+WAIT_SECONDS = 10.0
 
 
-def hello_topic(token: str, session: str) -> bytes:
-    return HELLO_PREFIX + token.encode() + b":" + session.encode("utf-8", "replace")
+def message_id(frames) -> str | None:
+    """The ``msg_id`` of a Jupyter message's header, from its wire frames."""
+    index = next(
+        (
+            i
+            for i, frame in enumerate(frames)
+            if len(frame) == len(DELIMITER)
+            and (frame.bytes if isinstance(frame, zmq.Frame) else bytes(frame)) == DELIMITER
+        ),
+        None,
+    )
+    if index is None:
+        return None
+    try:
+        header = frames[index + 2]
+        return json.loads(header.bytes if isinstance(header, zmq.Frame) else header)["msg_id"]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
 
 
 class Relay:
@@ -72,7 +85,6 @@ class Relay:
         kernel_url: str,
         *,
         ip: str = "127.0.0.1",
-        iopub_port: int = 0,
         replay_port: int = 0,
         buffer_bytes: int = 4 * 1024 * 1024,
         keep_seconds: float = 3600.0,
@@ -82,113 +94,105 @@ class Relay:
         self.kernel.setsockopt(zmq.RCVHWM, 0)
         self.kernel.setsockopt(zmq.SUBSCRIBE, b"")
         self.kernel.connect(kernel_url)
-        self.public = context.socket(zmq.XPUB)
-        self.public.setsockopt(zmq.LINGER, 0)
-        self.public.setsockopt(zmq.SNDHWM, 0)  # like the bridges' SUB sockets: never drop for a slow reader
-        self.public.setsockopt(zmq.XPUB_VERBOSER, 1)
         self.replay = context.socket(zmq.ROUTER)
         self.replay.setsockopt(zmq.LINGER, 0)
-        self.iopub_port = _bind(self.public, ip, iopub_port)
         self.replay_port = _bind(self.replay, ip, replay_port)
         self.limit = buffer_bytes
         self.keep_seconds = keep_seconds
         self.seq = 0
-        self.kept: collections.deque[tuple[int, list[bytes]]] = collections.deque()
+        self.kept: collections.deque[tuple[int, str | None, list[zmq.Frame]]] = collections.deque()
         self.size = 0
+        self.ids: dict[str, int] = {}
         self.acked: dict[str, int] = {}
-        self.hellos: dict[str, tuple[str, int]] = {}  # token -> (session, seq when it subscribed)
+        self.pending_acks: dict[str, list[str]] = {}  # msg_id not seen yet -> sessions
         self.departed: collections.OrderedDict[str, float] = collections.OrderedDict()  # session -> when
-        self.waiting: dict[str, tuple[bytes, str]] = {}  # token -> (requester, session)
+        self.waiting: dict[str, list[tuple[bytes, str, float]]] = {}  # until msg_id -> requests
         self.watch_pid: int | None = None
 
     # -- messages --------------------------------------------------------------------------------------
 
-    def relay_one(self) -> None:
-        frames = self.kernel.recv_multipart()
+    def record_one(self) -> None:
+        # Frames, not bytes: ZeroMQ's buffers are kept and sent again in a replay, never copied.
+        frames = self.kernel.recv_multipart(copy=False)
         self.seq += 1
-        self.public.send_multipart([SEQ_PREFIX + str(self.seq).encode(), *frames])
+        msg_id = message_id(frames)
         if self.limit:
-            size = sum(len(f) for f in frames)
-            self.kept.append((self.seq, frames))
-            self.size += size
+            self.kept.append((self.seq, msg_id, frames))
+            self.size += sum(len(f) for f in frames)
+            if msg_id is not None:
+                self.ids[msg_id] = self.seq
             while self.size > self.limit and self.kept:
-                _seq, old = self.kept.popleft()
+                _seq, old_id, old = self.kept.popleft()
                 self.size -= sum(len(f) for f in old)
+                self.ids.pop(old_id, None)
+        if msg_id is not None:
+            for session in self.pending_acks.pop(msg_id, ()):
+                self._acked(session, self.seq)
+            for requester, session, _deadline in self.waiting.pop(msg_id, ()):
+                self.answer(requester, session, self.seq)
 
-    def subscription(self) -> None:
-        frame = self.public.recv()
-        subscribed, topic = frame[:1] == b"\x01", frame[1:]
-        if not topic.startswith(HELLO_PREFIX):
-            return
-        token, _sep, session_bytes = topic[len(HELLO_PREFIX) :].partition(b":")
-        token, session = token.decode(), session_bytes.decode("utf-8", "replace")
-        if subscribed:
-            self.hellos[token] = (session, self.seq)
-            self.departed.pop(session, None)
-            if token in self.waiting:
-                requester, asked_session = self.waiting.pop(token)
-                self.answer(requester, asked_session, token)
-        elif self.hellos.pop(token, None) is not None and not any(
-            s == session for s, _q in self.hellos.values()
-        ):
-            self.departed[session] = time.monotonic()
-            self.departed.move_to_end(session)
-            while len(self.departed) > MAX_DEPARTED:
-                old, _when = self.departed.popitem(last=False)
-                self.acked.pop(old, None)
+    def _acked(self, session: str, seq: int) -> None:
+        if seq > self.acked.get(session, -1):
+            self.acked[session] = seq
 
     def request(self) -> None:
         requester, kind, *args = self.replay.recv_multipart()
-        if kind == b"ack" and len(args) == 2:
-            session, seq = args[0].decode("utf-8", "replace"), int(args[1])
-            if seq > self.acked.get(session, -1):
-                self.acked[session] = seq
-        elif kind == b"replay" and len(args) == 2:
-            session, token = args[0].decode("utf-8", "replace"), args[1].decode()
-            if token in self.hellos:
-                self.answer(requester, session, token)
+        text = [a.decode("utf-8", "replace") for a in args]
+        if kind == b"ack" and len(text) == 2:
+            session, msg_id = text
+            seq = self.ids.get(msg_id)
+            if seq is not None:
+                self._acked(session, seq)
+            elif len(self.pending_acks) < MAX_PENDING_ACKS:
+                self.pending_acks.setdefault(msg_id, []).append(session)
+        elif kind == b"replay" and len(text) == 2:
+            session, until = text
+            if session not in self.acked and not self._departed_session():
+                self.acked[session] = self.seq  # nothing to catch up on: from now on
+                self.replay.send_multipart([requester, b"end", b"0"])
+            elif until in self.ids:
+                self.answer(requester, session, self.ids[until])
             else:
-                self.waiting[token] = (requester, session)
-        elif kind == b"away" and len(args) == 1:
-            # A bridge kept by its worker after its WebSocket closed: the client may come back elsewhere.
-            session = args[0].decode("utf-8", "replace")
-            if session in self.acked:
-                self.departed[session] = time.monotonic()
-                self.departed.move_to_end(session)
-        elif kind == b"known" and len(args) == 1:
-            known = args[0].decode("utf-8", "replace") in self.acked
-            self.replay.send_multipart([requester, b"known", b"1" if known else b"0"])
-        elif kind == b"back" and len(args) == 1:
-            self.departed.pop(args[0].decode("utf-8", "replace"), None)
-        elif kind == b"watch" and len(args) == 1:
-            self.watch_pid = int(args[0]) or None
+                deadline = time.monotonic() + WAIT_SECONDS
+                self.waiting.setdefault(until, []).append((requester, session, deadline))
+        elif kind == b"known" and len(text) == 1:
+            self.replay.send_multipart([requester, b"known", b"1" if text[0] in self.acked else b"0"])
+        elif kind == b"away" and len(text) == 1:
+            if text[0] in self.acked:
+                self.departed[text[0]] = time.monotonic()
+                self.departed.move_to_end(text[0])
+                while len(self.departed) > MAX_DEPARTED:
+                    old, _when = self.departed.popitem(last=False)
+                    self.acked.pop(old, None)
+        elif kind == b"back" and len(text) == 1:
+            self.departed.pop(text[0], None)
+        elif kind == b"watch" and len(text) == 1:
+            self.watch_pid = int(text[0]) or None
 
-    def answer(self, requester: bytes, session: str, token: str) -> None:
-        """Send what ``session`` missed up to its subscription, then ``end`` with the count not kept."""
-        _session, upto = self.hellos[token]
-        after = self.acked.get(session)
+    def _departed_session(self) -> str | None:
         now = time.monotonic()
-        if (
-            after is not None
-            and session in self.departed
-            and now - self.departed[session] > self.keep_seconds
-        ):
-            after = None
+        for session, when in reversed(self.departed.items()):
+            if now - when <= self.keep_seconds and session in self.acked:
+                return session
+        return None
+
+    def answer(self, requester: bytes, session: str, upto: int) -> None:
+        """Send what ``session`` missed up to message ``upto``, then ``end`` with the count not kept."""
+        after = self.acked.get(session)
         if after is None:
-            for other, when in reversed(self.departed.items()):
-                if now - when <= self.keep_seconds and other in self.acked:
-                    after = self.acked.pop(other)
-                    del self.departed[other]
-                    break
+            other = self._departed_session()
+            if other is not None:
+                after = self.acked.pop(other)
+                del self.departed[other]
         dropped = 0
         if after is not None and after < upto:
             oldest = self.kept[0][0] if self.kept else upto + 1
             dropped = max(0, min(upto, oldest - 1) - after)
-            for seq, frames in self.kept:
+            for seq, _msg_id, frames in self.kept:
                 if after < seq <= upto:
-                    self.replay.send_multipart([requester, b"msg", str(seq).encode(), *frames])
-        self.acked[session] = max(self.acked.get(session, -1), after if after is not None else upto)
-        self.replay.send_multipart([requester, b"end", str(dropped).encode(), str(upto).encode()])
+                    self.replay.send_multipart([requester, b"msg", str(seq).encode(), *frames], copy=False)
+        self._acked(session, after if after is not None else upto)
+        self.replay.send_multipart([requester, b"end", str(dropped).encode()])
 
     # -- life ------------------------------------------------------------------------------------------
 
@@ -204,27 +208,33 @@ class Relay:
             pass
         return None
 
+    def expire_waiting(self, now: float) -> None:
+        for until, requests in list(self.waiting.items()):
+            kept = [r for r in requests if r[2] > now]
+            if kept:
+                self.waiting[until] = kept
+            else:
+                del self.waiting[until]
+
     def run(self, *, watch_file: str | None, orphan_seconds: float) -> None:
         poller = zmq.Poller()
-        for sock in (self.kernel, self.public, self.replay):
+        for sock in (self.kernel, self.replay):
             poller.register(sock, zmq.POLLIN)
         dead_since = None
         next_check = time.monotonic() + 1.0
         while True:
             for sock, _event in poller.poll(1000):
                 if sock is self.kernel:
-                    # Drain what is there before looking at the other sockets: output first.
-                    for _i in range(1000):
-                        self.relay_one()
+                    for _i in range(1000):  # drain what is there before answering requests
+                        self.record_one()
                         if not self.kernel.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                             break
-                elif sock is self.public:
-                    self.subscription()
                 else:
                     self.request()
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 1.0
+                self.expire_waiting(now)
                 if watch_file and not os.path.exists(watch_file):
                     return
                 dead_since = self.orphaned(dead_since)
@@ -232,7 +242,7 @@ class Relay:
                     return
 
     def close(self) -> None:
-        for sock in (self.kernel, self.public, self.replay):
+        for sock in (self.kernel, self.replay):
             sock.close(linger=0)
 
 
@@ -244,16 +254,15 @@ def _bind(sock: zmq.Socket, ip: str, port: int) -> int:
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(description="A Jupyter kernel's iopub relay with a replay buffer.")
-    p.add_argument("--kernel", required=True, help="the kernel's own iopub address, tcp://IP:PORT")
-    p.add_argument("--ip", default="127.0.0.1", help="where the relay listens")
-    p.add_argument("--iopub-port", type=int, default=0, help="the public iopub port (0: any free one)")
+    p = argparse.ArgumentParser(description="A Jupyter kernel's iopub recorder with a replay socket.")
+    p.add_argument("--kernel", required=True, help="the kernel's iopub address, tcp://IP:PORT")
+    p.add_argument("--ip", default="127.0.0.1", help="where the replay socket listens")
     p.add_argument("--replay-port", type=int, default=0, help="the replay port (0: any free one)")
     p.add_argument("--buffer", type=int, default=4 * 1024 * 1024, help="bytes of messages kept")
     p.add_argument("--keep-seconds", type=float, default=3600.0, help="how long a departed session is kept")
     p.add_argument("--watch-pid", type=int, default=0, help="the kernel process (0: none)")
     p.add_argument("--orphan-seconds", type=float, default=30.0, help="exit this long after the kernel died")
-    p.add_argument("--daemon", action="store_true", help="detach; print the ports as one JSON line")
+    p.add_argument("--daemon", action="store_true", help="detach; print the pid and port as one JSON line")
     return p.parse_args(argv)
 
 
@@ -262,7 +271,7 @@ def main(argv=None) -> int:
     ready_w = None
     if args.daemon:
         ready_r, ready_w = os.pipe()
-        if os.fork():  # the starting process: wait for the ports, print them, leave
+        if os.fork():  # the starting process: wait for the port, print it, leave
             os.close(ready_w)
             with os.fdopen(ready_r) as ready:
                 line = ready.readline()
@@ -283,13 +292,12 @@ def main(argv=None) -> int:
         context,
         args.kernel,
         ip=args.ip,
-        iopub_port=args.iopub_port,
         replay_port=args.replay_port,
         buffer_bytes=args.buffer,
         keep_seconds=args.keep_seconds,
     )
     relay.watch_pid = args.watch_pid or None
-    ready = {"pid": os.getpid(), "iopub_port": relay.iopub_port, "replay_port": relay.replay_port}
+    ready = {"pid": os.getpid(), "replay_port": relay.replay_port}
     if ready_w is not None:
         os.write(ready_w, (json.dumps(ready) + "\n").encode())
         os.close(ready_w)

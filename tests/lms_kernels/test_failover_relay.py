@@ -1,36 +1,39 @@
-"""The kernel iopub relay (:mod:`lms_kernels.relay`) on its own: real ZeroMQ sockets, a PUB socket as the kernel.
+"""The kernel iopub relay (:mod:`lms_kernels.relay`) on its own: real ZeroMQ sockets, an XPUB socket as the
+kernel (as ipykernel's iopub is).
 
 The end-to-end proof (a worker killed mid-execution) is ``test_failover.py``; these tests pin down the relay's
-bookkeeping: numbering, acknowledgements, what a returning or a new session gets, the buffer's bound.
+bookkeeping: acknowledgements, what a returning or a new session gets, where a replay ends, the buffer's bound.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
 
+import psutil
 import pytest
 import zmq
 
 from lms_kernels import relay as relay_module
-from lms_kernels.relay import SEQ_PREFIX, Relay, hello_topic
+from lms_kernels.relay import Relay, message_id
 
 TIMEOUT_MS = 5000
 
 
 class Harness:
-    """A fake kernel (PUB), the relay running in a thread, and subscribers as the bridges' sockets."""
+    """A fake kernel, the relay running in a thread, and subscribers as the bridges' sockets."""
 
     def __init__(self, tmp_path, buffer_bytes=1024 * 1024):
         self.context = zmq.Context()
-        # XPUB, as ipykernel's iopub socket: it says when the relay's subscription has arrived, before which
-        # a PUB socket drops what is published.
         self.kernel = self.context.socket(zmq.XPUB)
-        port = self.kernel.bind_to_random_port("tcp://127.0.0.1")
-        self.relay = Relay(self.context, f"tcp://127.0.0.1:{port}", buffer_bytes=buffer_bytes)
+        self.kernel.setsockopt(zmq.XPUB_VERBOSE, 1)  # tell every subscription, not only new topics
+        self.port = self.kernel.bind_to_random_port("tcp://127.0.0.1")
+        self.relay = Relay(self.context, f"tcp://127.0.0.1:{self.port}", buffer_bytes=buffer_bytes)
         assert self.kernel.poll(TIMEOUT_MS), "the relay did not subscribe to the kernel"
         assert self.kernel.recv() == b"\x01"
         self.watch = tmp_path / "kernel.json"
@@ -42,71 +45,63 @@ class Harness:
         self.published = 0
 
     def publish(self, n: int) -> None:
-        """``n`` messages shaped like Jupyter's (identities, delimiter, signature, four parts)."""
+        """``n`` messages shaped like Jupyter's (topic, delimiter, signature, header, parent, metadata, content)."""
         for _ in range(n):
             self.published += 1
-            text = f"message {self.published}".encode()
-            self.kernel.send_multipart([b"kernel.stream", b"<IDS|MSG>", b"", b"{}", b"{}", b"{}", text])
+            header = json.dumps({"msg_id": f"m{self.published}", "msg_type": "stream"}).encode()
+            content = f"message {self.published}".encode()
+            self.kernel.send_multipart([b"kernel.stream", b"<IDS|MSG>", b"", header, b"{}", b"{}", content])
 
     def subscriber(self, session: str) -> Subscriber:
-        return Subscriber(self, session)
+        subscriber = Subscriber(self, session)
+        # Subscribed once the kernel's XPUB has heard of it (ZeroMQ drops what is published before).
+        assert self.kernel.poll(TIMEOUT_MS) and self.kernel.recv() == b"\x01"
+        return subscriber
 
     def close(self) -> None:
         self.watch.unlink()
         self.thread.join(timeout=5)
         assert not self.thread.is_alive(), "the relay did not stop when its watched file went away"
         self.relay.close()
-        self.kernel.close(linger=0)
         self.context.destroy(linger=0)
 
 
 class Subscriber:
     def __init__(self, harness: Harness, session: str):
         self.session = session
-        self.token = uuid.uuid4().hex
-        self.upto = 0
         self.sub = harness.context.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.setsockopt(zmq.SUBSCRIBE, hello_topic(self.token, session))
-        self.sub.connect(f"tcp://127.0.0.1:{harness.relay.iopub_port}")
+        self.sub.connect(f"tcp://127.0.0.1:{harness.port}")
         self.side = harness.context.socket(zmq.DEALER)
-        self.side.setsockopt(zmq.LINGER, 0)
         self.side.connect(f"tcp://127.0.0.1:{harness.relay.replay_port}")
 
-    def replay(self) -> tuple[list[tuple[int, bytes]], int]:
-        self.side.send_multipart([b"replay", self.session.encode(), self.token.encode()])
+    def receive(self, n: int) -> list[str]:
+        got = []
+        for _ in range(n):
+            assert self.sub.poll(TIMEOUT_MS), f"received {len(got)} of {n} messages"
+            got.append(self.sub.recv_multipart()[-1].decode())
+        return got
+
+    def replay(self, until: str) -> tuple[list[str], int]:
+        self.side.send_multipart([b"replay", self.session.encode(), until.encode()])
         messages = []
         while True:
             assert self.side.poll(TIMEOUT_MS), "the relay did not answer"
             kind, *rest = self.side.recv_multipart()
             if kind == b"end":
-                self.upto = int(rest[1])
                 return messages, int(rest[0])
-            messages.append((int(rest[0]), rest[-1]))
+            messages.append(rest[-1].decode())
 
-    def receive(self, n: int) -> list[tuple[int, bytes]]:
-        """The next ``n`` live messages, less those the replay covered (as the bridges' channels do)."""
-        got = []
-        while len(got) < n:
-            assert self.sub.poll(TIMEOUT_MS), f"received {len(got)} of {n} messages"
-            frames = self.sub.recv_multipart()
-            assert frames[0].startswith(SEQ_PREFIX)
-            assert frames[1:3] == [b"kernel.stream", b"<IDS|MSG>"]  # the kernel's frames, untouched
-            seq = int(frames[0][len(SEQ_PREFIX) :])
-            if seq > self.upto:
-                got.append((seq, frames[-1]))
-        return got
-
-    def ack(self, seq: int) -> None:
-        self.side.send_multipart([b"ack", self.session.encode(), str(seq).encode()])
+    def ack(self, msg_id: str) -> None:
+        self.side.send_multipart([b"ack", self.session.encode(), msg_id.encode()])
 
     def tell(self, kind: bytes) -> None:
         self.side.send_multipart([kind, self.session.encode()])
 
-    def close(self) -> None:
-        self.sub.close(linger=0)
-        self.side.close(linger=0)
+    def known(self) -> bool:
+        self.side.send_multipart([b"known", self.session.encode()])
+        assert self.side.poll(TIMEOUT_MS)
+        return self.side.recv_multipart()[1] == b"1"
 
 
 @pytest.fixture
@@ -116,97 +111,115 @@ def harness(tmp_path):
     h.close()
 
 
-def texts(messages) -> list[bytes]:
-    return [text for _seq, text in messages]
+def messages(first: int, last: int) -> list[str]:
+    return [f"message {i}" for i in range(first, last + 1)]
 
 
-def test_a_returning_session_gets_what_it_missed_once_and_in_order(harness):
+def test_a_returning_session_gets_what_it_missed_up_to_its_first_live_message(harness):
     first = harness.subscriber("learner")
-    assert first.replay() == ([], 0)  # a new session: nothing to catch up on
+    assert first.replay("m0") == ([], 0)  # a new session: answered at once, nothing to catch up on
     harness.publish(5)
-    got = first.receive(5)
-    assert [seq for seq, _text in got] == [1, 2, 3, 4, 5]
-    first.ack(3)  # its worker handed three to the learner, then died
-    time.sleep(0.1)
-    first.close()
-    harness.publish(4)  # nobody listens
+    assert first.receive(5) == messages(1, 5)
+    first.ack("m3")  # its worker handed three to the learner, then died
+    time.sleep(0.2)
+    first.sub.close(linger=0)
+    harness.publish(4)  # nobody listens: messages 6 to 9
 
     second = harness.subscriber("learner")
-    missed, dropped = second.replay()
-    assert dropped == 0
-    assert texts(missed) == [f"message {i}".encode() for i in range(4, 10)]
-    assert [seq for seq, _text in missed] == list(range(4, 10))
+    assert second.known()
+    harness.publish(2)
+    live = second.receive(2)
+    assert live == messages(10, 11)
+    # Asked up to its first live message, the relay answers with everything after the acknowledged one, up to
+    # and including that message: the connection then forwards the live ones after it. Once each, in order.
+    missed, dropped = second.replay("m10")
+    assert (missed, dropped) == (messages(4, 10), 0)
+
+
+def test_a_replay_waits_for_a_message_the_relay_has_not_seen_yet(harness):
+    tab = harness.subscriber("tab")
+    tab.replay("m0")
     harness.publish(1)
-    assert texts(second.receive(1)) == [b"message 10"]  # live after the replay, none twice
-    second.close()
+    tab.receive(1)
+    tab.ack("m1")
+    time.sleep(0.1)
+    # The relay is behind the connection (a message it has not recorded yet): the answer waits for it.
+    tab.side.send_multipart([b"replay", b"tab", b"m3"])
+    time.sleep(0.2)
+    assert not tab.side.poll(0)
+    harness.publish(3)
+    assert tab.side.poll(TIMEOUT_MS)
+    kinds = []
+    while True:
+        kind, *rest = tab.side.recv_multipart()
+        kinds.append(rest[-1].decode() if kind == b"msg" else "end")
+        if kind == b"end":
+            break
+    assert kinds == [*messages(2, 3), "end"]
 
 
-def test_a_new_session_takes_over_the_one_that_left_most_recently(harness):
+def test_a_new_session_takes_over_the_one_that_went_away(harness):
     old = harness.subscriber("old-tab")
-    assert old.replay() == ([], 0)
+    old.replay("m0")
     harness.publish(2)
     old.receive(2)
-    old.ack(2)
+    old.ack("m2")
     time.sleep(0.1)
     old.tell(b"away")  # its worker keeps the bridge, the WebSocket closed (a reload)
     harness.publish(2)
-    old.receive(2)  # the kept bridge still hears them; it does not acknowledge them
 
     reloaded = harness.subscriber("new-tab")
-    missed, _dropped = reloaded.replay()
-    assert texts(missed) == [b"message 3", b"message 4"]
-    # Taken over: a third session gets nothing more.
-    other = harness.subscriber("third-tab")
-    assert other.replay() == ([], 0)
-    for s in (old, reloaded, other):
-        s.close()
+    assert not reloaded.known()
+    harness.publish(1)
+    reloaded.receive(1)
+    assert reloaded.replay("m5") == (messages(3, 5), 0)
+    third = harness.subscriber("third-tab")  # taken over: nobody else gets it
+    assert third.replay("m5") == ([], 0)
 
 
 def test_a_session_that_came_back_is_not_taken_over(harness):
     tab = harness.subscriber("tab")
-    tab.replay()
+    tab.replay("m0")
     harness.publish(1)
     tab.receive(1)
-    tab.ack(1)
+    tab.ack("m1")
     tab.tell(b"away")
     tab.tell(b"back")
     time.sleep(0.1)
-    stranger = harness.subscriber("stranger")
-    assert stranger.replay() == ([], 0)
-    tab.close()
-    stranger.close()
+    assert harness.subscriber("stranger").replay("m1") == ([], 0)
 
 
 def test_what_the_buffer_no_longer_holds_is_counted(tmp_path):
-    harness = Harness(tmp_path, buffer_bytes=200)  # room for a few messages only
+    harness = Harness(tmp_path, buffer_bytes=400)  # room for a few messages only
     try:
         first = harness.subscriber("learner")
-        first.replay()
+        first.replay("m0")
         harness.publish(1)
         first.receive(1)
-        first.ack(1)
+        first.ack("m1")
         time.sleep(0.1)
-        first.close()
         harness.publish(20)
         second = harness.subscriber("learner")
-        missed, dropped = second.replay()
-        assert missed, "the newest messages are kept"
-        assert dropped + len(missed) == 20
-        assert texts(missed)[-1] == b"message 21"
-        assert [seq for seq, _text in missed] == list(range(22 - len(missed), 22))
-        second.close()
+        harness.publish(1)
+        second.receive(1)
+        missed, dropped = second.replay("m22")
+        assert missed and missed[-1] == "message 22", "the newest messages are kept"
+        assert dropped + len(missed) == 21
+        assert missed == messages(23 - len(missed), 22)
     finally:
         harness.close()
 
 
-def test_the_daemon_reports_its_ports_and_leaves_with_its_kernel(tmp_path):
-    """``--daemon``: one JSON line with pid and ports, the relay detached; it exits when the watched
-    connection file goes away."""
-    import json
-    import os
+def test_message_ids_are_read_from_the_wire_frames():
+    header = json.dumps({"msg_id": "abc"}).encode()
+    assert message_id([b"topic", b"<IDS|MSG>", b"sig", header, b"{}", b"{}", b"{}"]) == "abc"
+    assert message_id([b"<IDS|MSG>x", b"sig", header]) is None
+    assert message_id([b"<IDS|MSG>", b"sig", b"not json"]) is None
 
-    import psutil
 
+def test_the_daemon_reports_its_port_and_leaves_with_its_kernel(tmp_path):
+    """``--daemon``: one JSON line with pid and port, the relay detached (not our child); it exits when the
+    watched connection file goes away."""
     watch = tmp_path / "kernel.json"
     watch.write_text("{}")
     completed = subprocess.run(
@@ -220,10 +233,25 @@ def test_the_daemon_reports_its_ports_and_leaves_with_its_kernel(tmp_path):
     started = json.loads(completed.stdout)
     proc = psutil.Process(started["pid"])
     try:
-        assert proc.ppid() != os.getpid()  # detached: not our child
-        assert started["iopub_port"] and started["replay_port"]
+        assert proc.ppid() != os.getpid()
+        assert started["replay_port"]
         watch.unlink()
         proc.wait(timeout=10)
     finally:
         if proc.is_running():
             proc.kill()
+
+
+def test_unique_sessions_do_not_mix(harness):
+    """Two learners' tabs on one kernel: each session's acknowledgement is its own."""
+    a, b = harness.subscriber(f"a-{uuid.uuid4().hex}"), harness.subscriber(f"b-{uuid.uuid4().hex}")
+    for tab in (a, b):
+        tab.replay("m0")
+    harness.publish(4)
+    for tab, last in ((a, "m1"), (b, "m4")):
+        tab.receive(4)
+        tab.ack(last)
+    time.sleep(0.1)
+    harness.publish(1)
+    assert a.replay("m5")[0] == messages(2, 5)
+    assert b.replay("m5")[0] == messages(5, 5)

@@ -30,9 +30,9 @@ Options (``LMS_KERNELS["BACKENDS"][alias]["OPTIONS"]``):
     The kernels' working directory; by default each kernel gets its own, removed when it shuts down.
 ``relay``
     Start an iopub relay (:mod:`lms_kernels.relay`) with each kernel (default ``True``): a small process of
-    its own that owns the kernel's public iopub port and keeps the last ``REPLAY_BUFFER_SIZE`` bytes of
-    output, so that output printed while no worker listens (the learner's worker died) reaches the learner
-    when their client reconnects through another worker. It lives as long as the kernel (restarts
+    its own that records the kernel's iopub messages (the last ``REPLAY_BUFFER_SIZE`` bytes of them, off the
+    messages' path), so that output printed while no worker listens (the learner's worker died) reaches the
+    learner when their client reconnects through another worker. It lives as long as the kernel (restarts
     included) and costs one small Python process per kernel.
 
 GPUs: on a backend with a GPU inventory (``CAPACITY["GPUS"]``), a kernel's ``CUDA_VISIBLE_DEVICES`` is the
@@ -182,10 +182,6 @@ class LocalBackend(KernelBackend):
                 key: reuse[key]
                 for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
             }
-            if relay:  # the kernel's own iopub port; the public one is the relay's
-                ports["iopub_port"] = relay["kernel_iopub_port"]
-            elif reuse.get("lms_replay_port"):
-                ports["iopub_port"] = 0
             key, ip = reuse["key"].encode(), reuse.get("ip", self.options["ip"])
         else:
             ports, key, ip = {}, secrets.token_hex(32).encode(), self.options["ip"]
@@ -244,54 +240,22 @@ class LocalBackend(KernelBackend):
         self, info: dict, relay: dict | None, reuse: dict | None, pid: int, connection_file: Path
     ) -> tuple[dict, dict]:
         """The kernel's relay (a running one told to watch the new process, or a new one): returns the
-        connection info clients use (the relay's public iopub port, its replay port) and the relay's state."""
-        kernel_iopub = info["iopub_port"]
-        public = dict(info)
-        if relay and self._process({**relay, "host": socket.gethostname()}) is not None:
+        connection info with the relay's replay port, and the relay's state."""
+        if relay and reuse and self._process({**relay, "host": socket.gethostname()}) is not None:
             _tell_relay(info["ip"], reuse["lms_replay_port"], [b"watch", str(pid).encode()])
-            public.update(iopub_port=reuse["iopub_port"], lms_replay_port=reuse["lms_replay_port"])
-            return public, {**relay, "kernel_iopub_port": kernel_iopub}
-        wanted = (reuse or {}).get("lms_replay_port") and reuse
-        started = self._start_relay(
-            info["ip"],
-            kernel_iopub,
-            iopub_port=wanted["iopub_port"] if wanted else 0,
-            replay_port=wanted["lms_replay_port"] if wanted else 0,
-            pid=pid,
-            connection_file=connection_file,
-        )
-        public.update(iopub_port=started["iopub_port"], lms_replay_port=started["replay_port"])
-        state = {
-            "pid": started["pid"],
-            "create_time": _create_time(started["pid"]),
-            "kernel_iopub_port": kernel_iopub,
-        }
-        return public, state
-
-    def _start_relay(
-        self,
-        ip: str,
-        kernel_iopub: int,
-        *,
-        iopub_port: int,
-        replay_port: int,
-        pid: int,
-        connection_file: Path,
-    ) -> dict:
-        from .. import relay
+            return {**info, "lms_replay_port": reuse["lms_replay_port"]}, relay
+        from .. import relay as relay_module
 
         command = [
             sys.executable,
             "-I",  # not the package's directory on sys.path: its modules would shadow the standard library's
-            relay.__file__,
+            relay_module.__file__,
             "--kernel",
-            f"tcp://{ip}:{kernel_iopub}",
+            f"tcp://{info['ip']}:{info['iopub_port']}",
             "--ip",
-            ip,
-            "--iopub-port",
-            str(iopub_port),
+            info["ip"],
             "--replay-port",
-            str(replay_port),
+            str((reuse or {}).get("lms_replay_port") or 0),
             "--buffer",
             str(app_settings.REPLAY_BUFFER_SIZE),
             "--keep-seconds",
@@ -311,11 +275,12 @@ class LocalBackend(KernelBackend):
         )
         try:
             started = json.loads(completed.stdout.strip().splitlines()[-1])
-            if not all(isinstance(started.get(k), int) for k in ("pid", "iopub_port", "replay_port")):
+            if not all(isinstance(started.get(k), int) for k in ("pid", "replay_port")):
                 raise ValueError(started)
         except (ValueError, IndexError, AttributeError) as exc:
             raise OSError(f"the kernel's iopub relay did not start: {completed.stderr[-2000:]}") from exc
-        return started
+        state = {"pid": started["pid"], "create_time": _create_time(started["pid"])}
+        return {**info, "lms_replay_port": started["replay_port"]}, state
 
     def _stop_relay(self, state: dict) -> None:
         relay = state.get("relay")

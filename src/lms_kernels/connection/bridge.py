@@ -76,7 +76,7 @@ MAX_INVALID_FRAMES = 100
 #: Client messages held while the kernel (re)connects; more are refused.
 MAX_QUEUED = 1000
 #: Seconds to wait for a kernel's iopub relay to say what a session missed.
-RELAY_TIMEOUT = 5.0
+RELAY_TIMEOUT = 3.0
 
 SendFrame = Callable[[str | bytes], Awaitable[None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
@@ -142,7 +142,7 @@ class KernelBridge:
         # With a kernel whose iopub goes through a relay: None (no relay), True until what this session
         # missed has been asked for and forwarded (before any live message), then False.
         self._replay_from_relay: bool | None = None
-        self._ack_seq = 0
+        self._last_iopub_id: str | None = None
         self._ack_scheduled = False
         # While detached: where messages go instead of a socket, and when the bridge gives up waiting.
         self._buffer: replay.ReplayBuffer | None = None
@@ -175,7 +175,7 @@ class KernelBridge:
         when the kernel has one and replay is on; else ``None``. Call right after the channels connect."""
         relay = getattr(self.channels, "has_relay", False)
         if relay and app_settings.REPLAY_BUFFER_SIZE and app_settings.REPLAY_TIMEOUT:
-            self.channels.connect_relay(self.session_id)
+            self.channels.connect_relay()
             return True
         return None
 
@@ -282,7 +282,7 @@ class KernelBridge:
         self._buffer = None
         if self._replay_from_relay is not None:
             self.channels.tell_relay("back", self.session_id)
-            self._acknowledge(self.channels.iopub_seq)
+            self._acknowledge()
 
     # -- nudging -------------------------------------------------------------------------------------------
 
@@ -418,13 +418,14 @@ class KernelBridge:
 
     async def _pump(self, channel: str) -> None:
         try:
-            if channel == "iopub" and self._replay_from_relay:
-                await self._relay_replay()
             while True:
                 parts = await self.channels.recv(channel)
+                if channel == "iopub" and self._replay_from_relay:
+                    await self._relay_replay(parts)
+                    continue
                 await self._forward(channel, parts)
                 if channel == "iopub" and self._replay_from_relay is not None:
-                    self._acknowledge(self.channels.iopub_seq)
+                    self._acknowledge()
         except asyncio.CancelledError:
             raise
         except KernelServiceError as error:  # channels that say why (e.g. a gateway that does not answer)
@@ -438,18 +439,21 @@ class KernelBridge:
                 logger.exception("The %s channel of kernel %s failed.", channel, self.kernel_id)
                 await self._close_with(KernelServiceError(_("The connection to the kernel failed.")))
 
-    async def _relay_replay(self) -> None:
-        """Forward what this session missed while no worker listened (its last worker died), oldest first,
-        before any live message: the relay answers once this connection's subscription is live."""
+    async def _relay_replay(self, first: list[bytes]) -> None:
+        """Before the first live iopub message ``first``, forward what this session missed while no worker
+        listened (its last worker died), oldest first, up to and including ``first``; live messages carry on
+        after it."""
+        self._replay_from_relay = False
+        messages, dropped, until = [], 0, None
         try:
-            messages, dropped = await self.channels.fetch_replay(self.session_id, RELAY_TIMEOUT)
+            until = json.loads(first[0])["msg_id"]
+            messages, dropped = await self.channels.fetch_replay(self.session_id, until, RELAY_TIMEOUT)
+        except (ValueError, KeyError, TypeError):
+            pass
         except TimeoutError:
             logger.warning(
                 "The iopub relay of kernel %s did not answer; nothing is replayed.", self.kernel_id
             )
-            return
-        finally:
-            self._replay_from_relay = False
         if dropped:
             text = ngettext(
                 "%(count)d earlier message was not kept while you were away.\n",
@@ -457,23 +461,27 @@ class KernelBridge:
                 dropped,
             ) % {"count": dropped}
             await self._send_notice(text, "replay_truncated", dropped=dropped)
-        for seq, parts in messages:
+        for parts in messages:
             await self._forward("iopub", parts)
-            self._acknowledge(seq)
+            self._acknowledge()
+        if not messages or self._last_iopub_id != until:
+            # The relay had nothing for this session (a new one), or did not answer: it is simply live.
+            await self._forward("iopub", first)
+            self._acknowledge()
 
-    def _acknowledge(self, seq: int) -> None:
-        """Tell the relay (soon, once per burst) that the client has been handed iopub up to ``seq``."""
-        if not seq or self._buffer is not None or self._closed:
+    def _acknowledge(self) -> None:
+        """Tell the relay (soon, once per burst) that the client has been handed iopub up to the last
+        message this connection handled."""
+        if self._last_iopub_id is None or self._buffer is not None or self._closed:
             return  # (a detached bridge keeps messages, it has not handed them to anyone)
-        self._ack_seq = max(self._ack_seq, seq)
         if not self._ack_scheduled:
             self._ack_scheduled = True
             asyncio.get_running_loop().call_soon(self._send_acknowledgement)
 
     def _send_acknowledgement(self) -> None:
         self._ack_scheduled = False
-        if self.channels is not None and not self._closed:
-            self.channels.acknowledge(self.session_id, self._ack_seq)
+        if self.channels is not None and not self._closed and self._last_iopub_id is not None:
+            self.channels.acknowledge(self.session_id, self._last_iopub_id)
 
     async def _forward(self, channel: str, parts: list[bytes]) -> None:
         try:
@@ -484,6 +492,7 @@ class KernelBridge:
             return
         parent = None
         if channel == "iopub":
+            self._last_iopub_id = header.get("msg_id")
             self._iopub_seen.set()
             self._last_activity = time.monotonic()
             if self._warned == "idle":

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 
 import zmq
 
-from ..relay import SEQ_PREFIX
 from .messages import DELIMITER, Signer, new_message, pack_message
 
 __all__ = ["CHANNELS", "ZmqKernelChannels", "control_request", "kernel_request", "relay_knows"]
@@ -110,12 +109,7 @@ class ZmqKernelChannels:
         self._context = context or zmq.Context.instance()
         self._sockets: dict[str, _Readable] = {}
         self._monitors: dict[str, _Readable] = {}
-        #: The number the kernel's iopub relay (:mod:`lms_kernels.relay`) gave the last iopub message
-        #: received, if the kernel has one; 0 otherwise.
-        self.iopub_seq = 0
         self._replay: _Readable | None = None
-        self._replayed_upto = 0
-        self._hello: str | None = None
 
     def connect(self, channels: tuple[str, ...] = tuple(CHANNELS), *, monitor: bool | None = None) -> None:
         """Open and connect the sockets (ZeroMQ connects in the background).
@@ -145,54 +139,41 @@ class ZmqKernelChannels:
 
     @property
     def has_relay(self) -> bool:
-        """Whether the kernel's iopub goes through a relay that keeps messages (:mod:`lms_kernels.relay`)."""
+        """Whether the kernel has a relay that keeps its iopub messages (:mod:`lms_kernels.relay`)."""
         return bool(self.connection_info.get("lms_replay_port")) and "iopub" in self._sockets
 
-    def connect_relay(self, session: str) -> None:
-        """Announce this subscriber to the kernel's relay (a topic naming it) and open its replay socket.
-
-        Call right after :meth:`connect`, before anything is received: :meth:`fetch_replay` then returns what
-        ``session`` missed up to the moment this socket's subscription reached the relay.
-        """
-        import uuid
-
-        from ..relay import hello_topic
-
-        self._hello = uuid.uuid4().hex
-        self._sockets["iopub"].sock.setsockopt(zmq.SUBSCRIBE, hello_topic(self._hello, session))
+    def connect_relay(self) -> None:
+        """Open the socket to the kernel's relay (:mod:`lms_kernels.relay`)."""
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(_url(self.connection_info, "lms_replay_port"))
         self._replay = _Readable(sock, asyncio.get_running_loop())
 
-    async def fetch_replay(self, session: str, timeout: float) -> tuple[list[tuple[int, list[bytes]]], int]:
-        """The iopub messages ``session`` missed as ``(seq, parts)``, and how many the relay no longer had.
+    async def fetch_replay(self, session: str, until: str, timeout: float) -> tuple[list[list[bytes]], int]:
+        """The iopub messages ``session`` missed up to and including the message ``until`` (the first one
+        this connection's own subscription delivered), oldest first, and how many the relay no longer had.
 
-        Afterwards :meth:`recv` skips live iopub messages the answer covered (ZeroMQ may deliver a few of
-        them live as well). Messages with a bad signature are skipped. :class:`TimeoutError` if the relay
-        does not answer.
+        Messages with a bad signature are skipped. :class:`TimeoutError` if the relay does not answer.
         """
         replay = self._replay
-        replay.sock.send_multipart([b"replay", session.encode("utf-8", "replace"), self._hello.encode()])
+        replay.sock.send_multipart([b"replay", session.encode("utf-8", "replace"), until.encode()])
         replay.after_send()
         messages = []
         async with asyncio.timeout(timeout):
             while True:
                 kind, *rest = await replay.recv_multipart()
                 if kind == b"end":
-                    self._replayed_upto = int(rest[1])
                     return messages, int(rest[0])
-                seq, frames = int(rest[0]), rest[1:]
-                parts = self._verified(frames, "iopub")
+                parts = self._verified(rest[1:], "iopub")
                 if parts is not None:
-                    messages.append((seq, parts))
+                    messages.append(parts)
 
-    def acknowledge(self, session: str, seq: int) -> None:
-        """Tell the relay that ``session``'s client has been handed every iopub message up to ``seq``."""
-        if self._replay is not None and seq:
+    def acknowledge(self, session: str, msg_id: str) -> None:
+        """Tell the relay that ``session``'s client has been handed every iopub message up to ``msg_id``."""
+        if self._replay is not None:
             with contextlib.suppress(zmq.Again):
                 self._replay.sock.send_multipart(
-                    [b"ack", session.encode("utf-8", "replace"), str(seq).encode()], flags=zmq.NOBLOCK
+                    [b"ack", session.encode("utf-8", "replace"), msg_id.encode()], flags=zmq.NOBLOCK
                 )
 
     def tell_relay(self, kind: str, session: str) -> None:
@@ -254,13 +235,6 @@ class ZmqKernelChannels:
         except ValueError:
             logger.warning("Dropped a message without delimiter on %s.", channel)
             return None
-        if start and channel == "iopub":
-            first = frames[0]
-            if first[: len(SEQ_PREFIX)] == SEQ_PREFIX:
-                seq = int(first[len(SEQ_PREFIX) :])
-                if seq <= self._replayed_upto:
-                    return None  # already handed over by the relay's replay
-                self.iopub_seq = seq
         signature, parts = frames[start + 1], frames[start + 2 :]
         if len(parts) < 4 or not self.signer.verify(signature, parts):
             logger.warning("Dropped a message with a bad signature on %s.", channel)
