@@ -151,7 +151,10 @@ if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as the layer's blocking pop
+            # (BZPOPMIN, 5 s): on a busy host the pop's empty answer comes a little later, the read times
+            # out, and the consumer dies with its WebSocket (redis/redis-py#4091). Read for longer.
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": 30}]},
         }
     }
 else:

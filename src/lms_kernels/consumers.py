@@ -20,6 +20,7 @@ from .backends import get_backend
 from .connection import replay
 from .connection.bridge import KernelBridge
 from .connection.protocol import V1_SUBPROTOCOL
+from .connection.zmq_channels import relay_knows
 from .events import group_name
 from .exceptions import BackendUnavailable, InvalidBackendError, KernelServiceError, KernelStartFailed
 from .services import ensure_alive, get_kernel
@@ -62,7 +63,10 @@ class KernelChannelsConsumer(AsyncWebsocketConsumer):
             return
         # A bridge left behind by an earlier connection of this kernel (the learner's connection dropped,
         # or they closed the tab) is adopted, with what it kept meanwhile; its siblings are closed.
-        adopted, others = replay.adopt(kernel.id, session_id)
+        # With an iopub relay, a session that was connected (here or through another worker) catches up from
+        # the relay; another session's bridge would repeat what it has seen.
+        known = await relay_knows(kernel.connection_info or {}, session_id)
+        adopted, others = replay.adopt(kernel.id, session_id, any_session=not known)
         for other in others:
             await other.close()
         if adopted is not None and adopted.closed:

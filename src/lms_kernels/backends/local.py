@@ -28,6 +28,12 @@ Options (``LMS_KERNELS["BACKENDS"][alias]["OPTIONS"]``):
     ``lms_kernels`` inside it).
 ``cwd``
     The kernels' working directory; by default each kernel gets its own, removed when it shuts down.
+``relay``
+    Start an iopub relay (:mod:`lms_kernels.relay`) with each kernel (default ``True``): a small process of
+    its own that records the kernel's iopub messages (the last ``REPLAY_BUFFER_SIZE`` bytes of them, off the
+    messages' path), so that output printed while no worker listens (the learner's worker died) reaches the
+    learner when their client reconnects through another worker. It lives as long as the kernel (restarts
+    included) and costs one small Python process per kernel.
 
 GPUs: on a backend with a GPU inventory (``CAPACITY["GPUS"]``), a kernel's ``CUDA_VISIBLE_DEVICES`` is the
 devices the service allocated to it (``kernel.gpu_devices``), empty for a kernel without GPUs, so CUDA
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -92,6 +99,7 @@ class LocalBackend(KernelBackend):
         "ip": "127.0.0.1",
         "runtime_dir": None,
         "cwd": None,
+        "relay": True,
     }
 
     @classmethod
@@ -112,6 +120,8 @@ class LocalBackend(KernelBackend):
         inherit = options.get("inherit_env", [])
         if not isinstance(inherit, list | tuple) or not all(isinstance(name, str) for name in inherit):
             problems.append("'inherit_env' must be a list of variable names")
+        if not isinstance(options.get("relay", True), bool):
+            problems.append("'relay' must be true or false")
         return problems
 
     # -- paths ---------------------------------------------------------------------------------------------
@@ -166,6 +176,7 @@ class LocalBackend(KernelBackend):
 
         files = self._files(kernel)
         self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        relay = (kernel.backend_state or {}).get("relay") if reuse else None
         if reuse:
             ports = {
                 key: reuse[key]
@@ -201,9 +212,18 @@ class LocalBackend(KernelBackend):
             target=_reap, args=(proc,), name=f"lms-kernel-reaper-{proc.pid}", daemon=True
         ).start()
         info = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
+        relay_state = None
+        if self.options["relay"]:
+            try:
+                info, relay_state = self._ensure_relay(info, relay, reuse, proc.pid, files["connection_file"])
+            except Exception:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise
         return StartedKernel(
             connection_info=info,
             state={
+                **({"relay": relay_state} if relay_state else {}),
                 "pid": proc.pid,
                 "create_time": _create_time(proc.pid),
                 "host": socket.gethostname(),
@@ -213,6 +233,60 @@ class LocalBackend(KernelBackend):
                 "owns_workdir": not self.options["cwd"],
             },
         )
+
+    # -- the iopub relay --------------------------------------------------------------------------------
+
+    def _ensure_relay(
+        self, info: dict, relay: dict | None, reuse: dict | None, pid: int, connection_file: Path
+    ) -> tuple[dict, dict]:
+        """The kernel's relay (a running one told to watch the new process, or a new one): returns the
+        connection info with the relay's replay port, and the relay's state."""
+        if relay and reuse and self._process({**relay, "host": socket.gethostname()}) is not None:
+            _tell_relay(info["ip"], reuse["lms_replay_port"], [b"watch", str(pid).encode()])
+            return {**info, "lms_replay_port": reuse["lms_replay_port"]}, relay
+        from .. import relay as relay_module
+
+        command = [
+            sys.executable,
+            "-I",  # not the package's directory on sys.path: its modules would shadow the standard library's
+            relay_module.__file__,
+            "--kernel",
+            f"tcp://{info['ip']}:{info['iopub_port']}",
+            "--ip",
+            info["ip"],
+            "--replay-port",
+            str((reuse or {}).get("lms_replay_port") or 0),
+            "--buffer",
+            str(app_settings.REPLAY_BUFFER_SIZE),
+            "--keep-seconds",
+            str(app_settings.REPLAY_TIMEOUT),
+            "--watch-pid",
+            str(pid),
+            "--daemon",
+        ]
+        completed = subprocess.run(  # noqa: S603 - our own interpreter and file
+            command,
+            env={"LMS_KERNEL_RELAY_WATCH": str(connection_file)},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        try:
+            started = json.loads(completed.stdout.strip().splitlines()[-1])
+            if not all(isinstance(started.get(k), int) for k in ("pid", "replay_port")):
+                raise ValueError(started)
+        except (ValueError, IndexError, AttributeError) as exc:
+            raise OSError(f"the kernel's iopub relay did not start: {completed.stderr[-2000:]}") from exc
+        state = {"pid": started["pid"], "create_time": _create_time(started["pid"])}
+        return {**info, "lms_replay_port": started["replay_port"]}, state
+
+    def _stop_relay(self, state: dict) -> None:
+        relay = state.get("relay")
+        if relay and self._process({**relay, "host": state.get("host")}) is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(relay["pid"], signal.SIGTERM)
 
     async def shutdown(self, kernel: Kernel, *, restart: bool = False) -> None:
         state = kernel.backend_state or {}
@@ -226,6 +300,7 @@ class LocalBackend(KernelBackend):
             self._signal(state, signal.SIGKILL)
             await self._wait_gone(state, 5.0)
         if not restart:
+            self._stop_relay(state)
             await asyncio.to_thread(self._remove_files, state)
 
     async def is_alive(self, kernel: Kernel) -> bool:
@@ -322,6 +397,19 @@ def _reap(proc: subprocess.Popen) -> None:
     if len(_exit_status) > 1000:  # statuses nobody asked for (kernels shut down on purpose)
         _exit_status.clear()
     _exit_status[proc.pid] = code
+
+
+def _tell_relay(ip: str, port: int, frames: list[bytes]) -> None:
+    """One request to a kernel's relay, not waiting for an answer (there is none)."""
+    import zmq
+
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    try:
+        sock.setsockopt(zmq.LINGER, 1000)
+        sock.connect(f"tcp://{ip}:{port}")
+        sock.send_multipart(frames)
+    finally:
+        sock.close()
 
 
 def _create_time(pid: int) -> float:

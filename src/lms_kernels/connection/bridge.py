@@ -75,6 +75,8 @@ logger = logging.getLogger(__name__)
 MAX_INVALID_FRAMES = 100
 #: Client messages held while the kernel (re)connects; more are refused.
 MAX_QUEUED = 1000
+#: Seconds to wait for a kernel's iopub relay to say what a session missed.
+RELAY_TIMEOUT = 3.0
 
 SendFrame = Callable[[str | bytes], Awaitable[None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
@@ -116,6 +118,7 @@ class KernelBridge:
         self.ready = asyncio.Event()
         self._iopub_seen = asyncio.Event()
         self._nudges: dict[str, float] = {}
+        self._nudges_half_answered: set[str] = set()
         self._queued: list[ClientMessage] = []
         self._tasks: list[asyncio.Task] = []
         self._nudge_task: asyncio.Task | None = None
@@ -136,6 +139,11 @@ class KernelBridge:
         self._last_activity = time.monotonic()
         self._warned: str | None = None
         self._died_notice_for = 0
+        # With a kernel whose iopub goes through a relay: None (no relay), True until what this session
+        # missed has been asked for and forwarded (before any live message), then False.
+        self._replay_from_relay: bool | None = None
+        self._last_iopub_id: str | None = None
+        self._ack_scheduled = False
         # While detached: where messages go instead of a socket, and when the bridge gives up waiting.
         self._buffer: replay.ReplayBuffer | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -155,11 +163,21 @@ class KernelBridge:
             await self._open_waiting()
             return
         self.channels.connect()
+        self._replay_from_relay = self._use_relay()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump(channel)) for channel in self.channels.readable]
         self._start_nudging()
         self._watch_task = loop.create_task(self._watch())
         await self._count_connection(+1)
+
+    def _use_relay(self) -> bool | None:
+        """``True`` to ask the kernel's iopub relay for what this session missed (:mod:`lms_kernels.relay`),
+        when the kernel has one and replay is on; else ``None``. Call right after the channels connect."""
+        relay = getattr(self.channels, "has_relay", False)
+        if relay and app_settings.REPLAY_BUFFER_SIZE and app_settings.REPLAY_TIMEOUT:
+            self.channels.connect_relay()
+            return True
+        return None
 
     async def close(self) -> None:
         """Release everything; safe to call more than once."""
@@ -222,6 +240,9 @@ class KernelBridge:
         self._send_frame = self._close_socket = None
         self._buffer = replay.ReplayBuffer(app_settings.REPLAY_BUFFER_SIZE)
         replay.register(self)
+        if self._replay_from_relay is not None:
+            # The client may come back through another worker, which asks the relay for what it missed.
+            self.channels.tell_relay("away", self.session_id)
         loop = asyncio.get_running_loop()
         self._expiry = loop.call_later(app_settings.REPLAY_TIMEOUT, self._expire)
         await self._count_connection(-1)
@@ -259,6 +280,9 @@ class KernelBridge:
             for channel, parts, header in buffer.drain():
                 await self._send_now(channel, parts, header)
         self._buffer = None
+        if self._replay_from_relay is not None:
+            self.channels.tell_relay("back", self.session_id)
+            self._acknowledge()
 
     # -- nudging -------------------------------------------------------------------------------------------
 
@@ -292,9 +316,11 @@ class KernelBridge:
             await self._to_kernel(message)
 
     def _forget_old_nudges(self, now: float) -> None:
+        """Nudges whose answers did not all come (iopub sent before the subscription was live is lost)."""
         for msg_id, sent in list(self._nudges.items()):
             if now - sent > 30:
                 del self._nudges[msg_id]
+                self._nudges_half_answered.discard(msg_id)
 
     async def _give_up(self) -> None:
         alive = await self._backend.is_alive(self._kernel)
@@ -316,6 +342,8 @@ class KernelBridge:
                     await self._check_queue()
                     continue
                 nudging = self._nudge_task is not None and not self._nudge_task.done()
+                if self._nudges and not nudging:
+                    self._forget_old_nudges(time.monotonic())
                 if not nudging and not await self._backend.is_alive(self._kernel):
                     await self._kernel_gone()
                 elif not self.detached:
@@ -392,7 +420,12 @@ class KernelBridge:
         try:
             while True:
                 parts = await self.channels.recv(channel)
+                if channel == "iopub" and self._replay_from_relay:
+                    await self._relay_replay(parts)
+                    continue
                 await self._forward(channel, parts)
+                if channel == "iopub" and self._replay_from_relay is not None:
+                    self._acknowledge()
         except asyncio.CancelledError:
             raise
         except KernelServiceError as error:  # channels that say why (e.g. a gateway that does not answer)
@@ -406,6 +439,50 @@ class KernelBridge:
                 logger.exception("The %s channel of kernel %s failed.", channel, self.kernel_id)
                 await self._close_with(KernelServiceError(_("The connection to the kernel failed.")))
 
+    async def _relay_replay(self, first: list[bytes]) -> None:
+        """Before the first live iopub message ``first``, forward what this session missed while no worker
+        listened (its last worker died), oldest first, up to and including ``first``; live messages carry on
+        after it."""
+        self._replay_from_relay = False
+        messages, dropped, until = [], 0, None
+        try:
+            until = json.loads(first[0])["msg_id"]
+            messages, dropped = await self.channels.fetch_replay(self.session_id, until, RELAY_TIMEOUT)
+        except (ValueError, KeyError, TypeError):
+            pass
+        except TimeoutError:
+            logger.warning(
+                "The iopub relay of kernel %s did not answer; nothing is replayed.", self.kernel_id
+            )
+        if dropped:
+            text = ngettext(
+                "%(count)d earlier message was not kept while you were away.\n",
+                "%(count)d earlier messages were not kept while you were away.\n",
+                dropped,
+            ) % {"count": dropped}
+            await self._send_notice(text, "replay_truncated", dropped=dropped)
+        for parts in messages:
+            await self._forward("iopub", parts)
+            self._acknowledge()
+        if not messages or self._last_iopub_id != until:
+            # The relay had nothing for this session (a new one), or did not answer: it is simply live.
+            await self._forward("iopub", first)
+            self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        """Tell the relay (soon, once per burst) that the client has been handed iopub up to the last
+        message this connection handled."""
+        if self._last_iopub_id is None or self._buffer is not None or self._closed:
+            return  # (a detached bridge keeps messages, it has not handed them to anyone)
+        if not self._ack_scheduled:
+            self._ack_scheduled = True
+            asyncio.get_running_loop().call_soon(self._send_acknowledgement)
+
+    def _send_acknowledgement(self) -> None:
+        self._ack_scheduled = False
+        if self.channels is not None and not self._closed and self._last_iopub_id is not None:
+            self.channels.acknowledge(self.session_id, self._last_iopub_id)
+
     async def _forward(self, channel: str, parts: list[bytes]) -> None:
         try:
             header = json.loads(parts[0])
@@ -415,6 +492,7 @@ class KernelBridge:
             return
         parent = None
         if channel == "iopub":
+            self._last_iopub_id = header.get("msg_id")
             self._iopub_seen.set()
             self._last_activity = time.monotonic()
             if self._warned == "idle":
@@ -443,13 +521,19 @@ class KernelBridge:
         elif msg_type == "execute_reply" and self._running:
             parent = _loads(parts[1])
             self._running.pop(parent.get("msg_id"), None)
-        if self._nudges:
+        if self._nudges and msg_type in _NUDGE_ANSWERS:
             if parent is None:
                 parent = _loads(parts[1])
             parent_id = parent.get("msg_id")
             if parent_id in self._nudges:
-                if msg_type == "status" and _loads(parts[3]).get("execution_state") == "idle":
-                    self._nudges.pop(parent_id, None)
+                # A nudge is answered by busy, idle (iopub) and its reply (control), in either order across
+                # the two sockets: it is forgotten once idle and the reply have both come.
+                if msg_type == "kernel_info_reply" or _loads(parts[3]).get("execution_state") == "idle":
+                    if parent_id in self._nudges_half_answered:
+                        self._nudges_half_answered.discard(parent_id)
+                        self._nudges.pop(parent_id, None)
+                    else:
+                        self._nudges_half_answered.add(parent_id)
                 return
         await self._emit(channel, parts, header)
 
@@ -772,6 +856,7 @@ class KernelBridge:
         try:
             self.channels = self._backend.open_channels(kernel, identity=_identity())
             self.channels.connect()
+            self._replay_from_relay = self._use_relay()
         except KernelServiceError as error:
             await self._send_status("dead")
             await self._close_with(error)
@@ -789,6 +874,8 @@ class KernelBridge:
 
 
 _QUEUE_EVENTS = frozenset({"queue", "started", "queue_timeout"})
+#: The messages that answer a nudge (``kernel_info_request`` on control).
+_NUDGE_ANSWERS = frozenset({"status", "kernel_info_reply"})
 
 
 def _waits(kernel) -> bool:

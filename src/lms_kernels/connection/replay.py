@@ -86,13 +86,26 @@ def unregister(bridge: KernelBridge) -> None:
             del _detached[bridge.kernel_id]
 
 
-def adopt(kernel_id: uuid.UUID, session_id: str) -> tuple[KernelBridge | None, list[KernelBridge]]:
+def adopt(
+    kernel_id: uuid.UUID, session_id: str, *, any_session: bool = True
+) -> tuple[KernelBridge | None, list[KernelBridge]]:
     """Take the kernel's detached bridge for ``session_id`` (else the most recent) out of the registry.
 
     Returns it (or ``None``) and the kernel's other detached bridges, which the caller closes: their
     output is the same kernel's iopub the adopted bridge has, so keeping them would only hold memory.
+
+    With ``any_session=False`` (a kernel whose iopub relay replays what a session missed, see
+    :mod:`lms_kernels.relay`), only the bridge of ``session_id`` is taken, and the others stay: another
+    session's bridge kept what *that* client missed, which this client may have seen through another worker.
     """
-    bridges = _detached.pop(uuid.UUID(str(kernel_id)), {})
+    key = uuid.UUID(str(kernel_id))
+    if not any_session:
+        bridges = _detached.get(key, {})
+        chosen = bridges.pop(session_id, None)
+        if not bridges:
+            _detached.pop(key, None)
+        return chosen, []
+    bridges = _detached.pop(key, {})
     if not bridges:
         return None, []
     chosen = bridges.pop(session_id, None)

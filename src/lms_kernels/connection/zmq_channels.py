@@ -10,6 +10,7 @@ cap, not a buffer limit, bounds what is kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -17,7 +18,7 @@ import zmq
 
 from .messages import DELIMITER, Signer, new_message, pack_message
 
-__all__ = ["CHANNELS", "ZmqKernelChannels", "control_request", "kernel_request"]
+__all__ = ["CHANNELS", "ZmqKernelChannels", "control_request", "kernel_request", "relay_knows"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class ZmqKernelChannels:
         self._context = context or zmq.Context.instance()
         self._sockets: dict[str, _Readable] = {}
         self._monitors: dict[str, _Readable] = {}
+        self._replay: _Readable | None = None
 
     def connect(self, channels: tuple[str, ...] = tuple(CHANNELS), *, monitor: bool | None = None) -> None:
         """Open and connect the sockets (ZeroMQ connects in the background).
@@ -134,6 +136,53 @@ class ZmqKernelChannels:
                 )
             sock.connect(_url(self.connection_info, port_key))
             self._sockets[channel] = _Readable(sock, loop)
+
+    @property
+    def has_relay(self) -> bool:
+        """Whether the kernel has a relay that keeps its iopub messages (:mod:`lms_kernels.relay`)."""
+        return bool(self.connection_info.get("lms_replay_port")) and "iopub" in self._sockets
+
+    def connect_relay(self) -> None:
+        """Open the socket to the kernel's relay (:mod:`lms_kernels.relay`)."""
+        sock = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(_url(self.connection_info, "lms_replay_port"))
+        self._replay = _Readable(sock, asyncio.get_running_loop())
+
+    async def fetch_replay(self, session: str, until: str, timeout: float) -> tuple[list[list[bytes]], int]:
+        """The iopub messages ``session`` missed up to and including the message ``until`` (the first one
+        this connection's own subscription delivered), oldest first, and how many the relay no longer had.
+
+        Messages with a bad signature are skipped. :class:`TimeoutError` if the relay does not answer.
+        """
+        replay = self._replay
+        replay.sock.send_multipart([b"replay", session.encode("utf-8", "replace"), until.encode()])
+        replay.after_send()
+        messages = []
+        async with asyncio.timeout(timeout):
+            while True:
+                kind, *rest = await replay.recv_multipart()
+                if kind == b"end":
+                    return messages, int(rest[0])
+                parts = self._verified(rest[1:], "iopub")
+                if parts is not None:
+                    messages.append(parts)
+
+    def acknowledge(self, session: str, msg_id: str) -> None:
+        """Tell the relay that ``session``'s client has been handed every iopub message up to ``msg_id``."""
+        if self._replay is not None:
+            with contextlib.suppress(zmq.Again):
+                self._replay.sock.send_multipart(
+                    [b"ack", session.encode("utf-8", "replace"), msg_id.encode()], flags=zmq.NOBLOCK
+                )
+
+    def tell_relay(self, kind: str, session: str) -> None:
+        """``away`` (this session's client left; the bridge stays) or ``back`` (it came back here)."""
+        if self._replay is not None:
+            with contextlib.suppress(zmq.Again):
+                self._replay.sock.send_multipart(
+                    [kind.encode(), session.encode("utf-8", "replace")], flags=zmq.NOBLOCK
+                )
 
     async def wait_connected(self, timeout: float) -> bool:
         """Wait until every monitored socket has shaken hands with the kernel; ``False`` on timeout.
@@ -176,16 +225,21 @@ class ZmqKernelChannels:
             await self.wait_connected(timeout=30.0)
         while True:
             frames = await readable.recv_multipart()
-            try:
-                start = frames.index(DELIMITER)
-            except ValueError:
-                logger.warning("Dropped a message without delimiter on %s.", channel)
-                continue
-            signature, parts = frames[start + 1], frames[start + 2 :]
-            if len(parts) < 4 or not self.signer.verify(signature, parts):
-                logger.warning("Dropped a message with a bad signature on %s.", channel)
-                continue
-            return parts
+            parts = self._verified(frames, channel)
+            if parts is not None:
+                return parts
+
+    def _verified(self, frames: list, channel: str) -> list | None:
+        try:
+            start = frames.index(DELIMITER)
+        except ValueError:
+            logger.warning("Dropped a message without delimiter on %s.", channel)
+            return None
+        signature, parts = frames[start + 1], frames[start + 2 :]
+        if len(parts) < 4 or not self.signer.verify(signature, parts):
+            logger.warning("Dropped a message with a bad signature on %s.", channel)
+            return None
+        return parts
 
     def close(self) -> None:
         monitors, self._monitors = self._monitors, {}
@@ -200,6 +254,29 @@ class ZmqKernelChannels:
         sockets, self._sockets = self._sockets, {}
         for readable in sockets.values():
             readable.close()
+        if self._replay is not None:
+            self._replay.close()
+            self._replay = None
+
+
+async def relay_knows(connection_info: Mapping, session: str, *, timeout: float = 1.0) -> bool | None:
+    """Whether the kernel's iopub relay has served ``session`` (``None``: no relay, or no answer)."""
+    if not connection_info.get("lms_replay_port"):
+        return None
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(_url(connection_info, "lms_replay_port"))
+    readable = _Readable(sock, asyncio.get_running_loop())
+    try:
+        sock.send_multipart([b"known", session.encode("utf-8", "replace")], flags=zmq.NOBLOCK)
+        readable.after_send()
+        async with asyncio.timeout(timeout):
+            _kind, answer = await readable.recv_multipart()
+        return answer == b"1"
+    except (TimeoutError, zmq.Again, ValueError):
+        return None
+    finally:
+        readable.close()
 
 
 async def control_request(
