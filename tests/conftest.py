@@ -247,3 +247,22 @@ def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> sub
         timeout=timeout,
         check=False,
     )
+
+
+def ensure_wagtail_site():
+    """The default Wagtail site and its root page, as Wagtail's data migrations make them.
+
+    Transactional tests start from tables that an earlier transactional test may have emptied (Django's flush
+    recreates permissions and content types, not data migrations' rows). Tests that need a Wagtail site call
+    this rather than ``serialized_rollback=True``, whose flush leaves the following transactional tests without
+    permissions.
+    """
+    from wagtail.models import Locale, Page, Site
+
+    Locale.objects.get_or_create(language_code="en")
+    root = Page.get_first_root_node() or Page.add_root(title="Root", slug="root")
+    site = Site.objects.filter(is_default_site=True).first()
+    if site is None:
+        home = root.get_children().first() or root.add_child(title="Welcome", slug="home")
+        site = Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True)
+    return site

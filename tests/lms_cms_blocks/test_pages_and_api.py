@@ -209,12 +209,16 @@ def test_moderation_workflow(make_lesson, django_user_model, editor):
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_slug_autofill_in_the_admin_keeps_korean(
     live_server, chromium_executable, lesson_model, django_user_model
 ):
     from playwright.sync_api import sync_playwright
     from wagtail.models import Site
+
+    from tests.conftest import ensure_wagtail_site
+
+    ensure_wagtail_site()
 
     django_user_model.objects.create_superuser("editor", "editor@example.com", "pw-editor-1234")
     root = Site.objects.get(is_default_site=True).root_page

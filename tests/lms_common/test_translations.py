@@ -33,6 +33,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation as django_translation
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -395,7 +396,14 @@ def korean_client(settings):
         position = middleware.index(anchor) + 1 if anchor in middleware else 0
         middleware.insert(position, LOCALE_MIDDLEWARE)
         settings.MIDDLEWARE = middleware
-    return Client(headers={"Accept-Language": "ko"})
+    # LocaleMiddleware activates the request's language in this thread and leaves it there: without the
+    # middleware, later tests of a *_only project would otherwise run in Korean.
+    previous = django_translation.get_language()
+    yield Client(headers={"Accept-Language": "ko"})
+    if previous:
+        django_translation.activate(previous)
+    else:
+        django_translation.deactivate()
 
 
 @needs_app("groundup_site")

@@ -37,12 +37,8 @@ export class KernelHub {
       fetch: fetchWithCsrf,
       init: { cache: "no-store", credentials: "same-origin" },
     });
-    this.kernelManager = new KernelManager({ serverSettings: this.serverSettings, standby: "when-hidden" });
-    this.sessionManager = new SessionManager({
-      kernelManager: this.kernelManager,
-      serverSettings: this.serverSettings,
-      standby: "when-hidden",
-    });
+    this._kernelManager = null;
+    this._sessionManager = null;
     this.sessionPath = config.sessionPath;
     this.title = config.pageTitle || config.sessionPath;
     this.firstEnvironment = null;
@@ -50,6 +46,26 @@ export class KernelHub {
     this.setupDone = new Map(); // environment -> Set of block ids whose setup code ran in the current kernel
     this.states = new Map(); // environment -> {status, connection, queue, error}
     this.listeners = new Set();
+  }
+
+  // The managers poll the kernel service for running kernels as soon as they exist: they are made on first use,
+  // so a page nobody runs (an anonymous reader's, say) asks the kernel service nothing.
+  get kernelManager() {
+    if (this._kernelManager === null) {
+      this._kernelManager = new KernelManager({ serverSettings: this.serverSettings, standby: "when-hidden" });
+    }
+    return this._kernelManager;
+  }
+
+  get sessionManager() {
+    if (this._sessionManager === null) {
+      this._sessionManager = new SessionManager({
+        kernelManager: this.kernelManager,
+        serverSettings: this.serverSettings,
+        standby: "when-hidden",
+      });
+    }
+    return this._sessionManager;
   }
 
   /** `listener(environment, state)` is called whenever a kernel's state changes. */
