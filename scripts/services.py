@@ -685,6 +685,10 @@ def packages_needed(selected: list[str]) -> list[str]:
             pkgs.append("debootstrap")
             if not os.path.exists(DEBIAN_KEYRING):
                 pkgs.append("debian-archive-keyring")
+    if "docker" in selected and which("docker-compose") is None:
+        compose_plugin = run(["docker", "compose", "version"], timeout=20) if which("docker") else None
+        if compose_plugin is None or compose_plugin.returncode != 0:
+            pkgs.append("docker-compose")  # the deployment tests validate deploy/compose*.yaml with it
     if "chromium" in selected and not os.path.exists(chromium_path()):
         pkgs.append("chromium")
     if "chromium" in selected and not os.path.isdir(CJK_FONTS):

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lms_kernels.testing.servers import run_django_command
-from tests.conftest import ROOT
+from tests.conftest import IN_CI, ROOT
 
 DEPLOY = ROOT / "deploy"
 SECRETS = {"POSTGRES_PASSWORD": "x", "DJANGO_SECRET_KEY": "y" * 50, "LMS_GATEWAY_TOKEN": "z"}
@@ -64,7 +64,12 @@ def test_the_compose_file_has_the_production_shape(compose):
 def test_the_compose_tool_accepts_the_files(files):
     tool = compose_tool()
     if tool is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+        message = (
+            "neither `docker compose` nor `docker-compose` is installed (scripts/services.py up --install)"
+        )
+        if IN_CI:
+            pytest.fail(message)  # in CI a missing component is a failure, not a skip
+        pytest.skip(message)
     args = [part for name in files for part in ("-f", str(DEPLOY / name))]
     env = {**os.environ, **SECRETS}
     checked = subprocess.run([*tool, *args, "config"], capture_output=True, text=True, env=env, check=False)
