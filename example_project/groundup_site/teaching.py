@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -135,8 +136,9 @@ def cohort_dashboard(request, cohort_pk):
         "charts": charts,
         "may_grant": may_grant,
         "form": form or ExceptionForm(cohort=cohort),
-        "total": base.count(),
-        "delayed": base.filter(status=EnrollmentStatus.DELAYED).count(),
+        **cohort.enrollments.aggregate(
+            total=Count("pk"), delayed=Count("pk", filter=Q(status=EnrollmentStatus.DELAYED))
+        ),
     }
     return render(request, "groundup_site/teach/cohort.html", context)
 
