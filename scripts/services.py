@@ -9,8 +9,12 @@ Usage::
 
 ``up`` starts (or reuses) each component:
 
-* ``postgres`` -- a private cluster in ``.services/pg/data``, run as the ``postgres`` system user,
-  listening on 127.0.0.1:54329 (``LMS_SERVICES_PG_PORT``), with fsync and friends turned off.
+* ``postgres`` -- a private cluster, run as the ``postgres`` system user when we are root, listening on
+  127.0.0.1:54329 (``LMS_SERVICES_PG_PORT``), with fsync and friends turned off. Its data directory is
+  ``<temp dir>/groundup-lms-pg-<hash of the checkout's path>/`` (``/var/tmp`` or ``$TMPDIR``, mode 0700, owned
+  by the user the server runs as), not inside the checkout: the ``postgres`` user cannot reach a clone in a
+  ``mktemp -d`` directory or in root's home. ``.services/pg.json`` points at it; ``down`` stops the server and
+  removes that directory.
 * ``redis`` -- ``redis-server`` on 127.0.0.1:63799 (``LMS_SERVICES_REDIS_PORT``), no persistence.
 * ``docker`` -- the engine at ``/var/run/docker.sock`` (``dockerd`` is started if nothing answers)
   plus the test kernel image ``groundup-lms/test-kernel:py3`` (``LMS_TEST_KERNEL_IMAGE``), built
@@ -22,7 +26,7 @@ Usage::
 With ``--install`` (as root) the missing Debian packages are installed first, in one ``apt-get``
 call. Components left out by ``--only`` are not started, only re-checked.
 
-Everything lives under ``<repo>/.services/``. The outcome is written to ``.services/env.json``::
+Everything else lives under ``<repo>/.services/``. The outcome is written to ``.services/env.json``::
 
     {"LMS_TEST_DATABASE_URL": "postgres://postgres@127.0.0.1:54329/postgres",
      "LMS_TEST_REDIS_URL": "redis://127.0.0.1:63799/0",
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import http.client
 import json
 import os
@@ -54,6 +59,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -212,21 +218,59 @@ def pg_bindir() -> Path | None:
     return max(candidates, key=version, default=None)
 
 
-def pg_user_prefix(pgdir: Path) -> list[str]:
-    """Command prefix to run as the postgres user (postgres refuses to run as root)."""
+def pg_home() -> Path:
+    """Where the cluster lives: a directory every user can traverse to, named after this checkout.
+
+    Not inside the checkout: the server runs as the ``postgres`` user, which cannot traverse a ``mktemp -d``
+    directory (mode 0700) or root's home. ``/var/tmp`` is world-traversable (sticky, 1777) on every Debian;
+    ``LMS_SERVICES_PG_HOME`` overrides the whole path.
+    """
+    explicit = os.environ.get("LMS_SERVICES_PG_HOME")
+    if explicit:
+        return Path(explicit)
+    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+    digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
+    return base / f"groundup-lms-pg-{digest}"
+
+
+PG_POINTER = STATE / "pg.json"
+
+
+def pg_user() -> pwd.struct_passwd | None:
+    """The user the server runs as: ``postgres`` when we are root (created if missing), else ourselves."""
     if not is_root():
-        return []
+        return None
     try:
-        pw = pwd.getpwnam("postgres")
+        return pwd.getpwnam("postgres")
     except KeyError:
         log("creating the postgres system user")
         result = run(["useradd", "--system", "--user-group", "--no-create-home", "postgres"], timeout=30)
         if result.returncode != 0:
             raise Unavailable(f"useradd postgres failed: {last_line(result.stdout)}") from None
-        pw = pwd.getpwnam("postgres")
-    for root, dirs, files in os.walk(pgdir):
-        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-            os.lchown(name, pw.pw_uid, pw.pw_gid)
+        return pwd.getpwnam("postgres")
+
+
+def pg_prepare_home(pgdir: Path) -> None:
+    """Make ``pgdir`` (mode 0700) and hand it to the server's user; refuse a directory someone else owns."""
+    pw = pg_user()
+    try:
+        pgdir.mkdir(mode=0o700)
+    except FileExistsError:
+        st = pgdir.lstat()
+        owners = {os.geteuid()} | ({pw.pw_uid} if pw else set())
+        if not pgdir.is_dir() or pgdir.is_symlink() or st.st_uid not in owners:
+            raise Unavailable(f"{pgdir} exists and is not ours (owner uid {st.st_uid}); remove it") from None
+    os.chmod(pgdir, 0o700)
+    if pw is not None:
+        for root, dirs, files in os.walk(pgdir):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.lchown(name, pw.pw_uid, pw.pw_gid)
+
+
+def pg_user_prefix(pgdir: Path) -> list[str]:
+    """Command prefix to run as the postgres user (postgres refuses to run as root)."""
+    if pg_user() is None:
+        return []
     runuser = which("runuser")
     prefix = [runuser, "-u", "postgres", "--"] if runuser else None
     probe = ["test", "-w", str(pgdir)]
@@ -271,9 +315,11 @@ def start_postgres() -> tuple[dict[str, str], str | None]:
     bindir = pg_bindir()
     if bindir is None:
         raise Unavailable("no PostgreSQL binaries in /usr/lib/postgresql/*/bin (package postgresql)")
-    pgdir = STATE / "pg"
+    pgdir = pg_home()
     data = pgdir / "data"
-    pgdir.mkdir(parents=True, exist_ok=True)
+    STATE.mkdir(parents=True, exist_ok=True)
+    pg_prepare_home(pgdir)
+    PG_POINTER.write_text(json.dumps({"home": str(pgdir), "port": port}) + "\n")
     prefix = pg_user_prefix(pgdir)
     pg_initdb(prefix, bindir, data)
     options = " ".join(
@@ -291,7 +337,7 @@ def start_postgres() -> tuple[dict[str, str], str | None]:
         raise Unavailable(f"pg_ctl start failed: {tail_file(logfile, last_line(result.stdout))}")
     if not wait_for(lambda: pg_answers(port), 10):
         raise Unavailable(f"postgres started but 127.0.0.1:{port} does not answer")
-    log(f"postgres: PostgreSQL {bindir.parent.name} started on 127.0.0.1:{port}")
+    log(f"postgres: PostgreSQL {bindir.parent.name} started on 127.0.0.1:{port}, data in {data}")
     return pg_env(port), None
 
 
@@ -302,18 +348,37 @@ def check_postgres() -> tuple[dict[str, str], str | None]:
     raise Unavailable(f"nothing answers on 127.0.0.1:{port} (run scripts/services.py up)")
 
 
-def stop_postgres() -> None:
-    data = STATE / "pg" / "data"
+def pg_stop_cluster(pgdir: Path) -> None:
+    data = pgdir / "data"
     bindir = pg_bindir()
     if not (data / "postmaster.pid").exists() or bindir is None:
         return
-    prefix = pg_user_prefix(STATE / "pg")
+    prefix = pg_user_prefix(pgdir)
     result = run(
         as_pg(prefix, [bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "60", "stop"]),
         timeout=90,
-        cwd=STATE / "pg",
+        cwd=pgdir,
     )
     log(f"postgres: {last_line(result.stdout)}")
+
+
+def stop_postgres() -> None:
+    """Stop the cluster ``up`` made and remove its directory (and a cluster an older ``up`` kept in .services)."""
+    try:
+        pgdir = Path(json.loads(PG_POINTER.read_text())["home"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pgdir = None
+    if pgdir is not None:
+        pg_stop_cluster(pgdir)
+        if (pgdir / "data" / "postmaster.pid").exists():
+            log(f"postgres: still running; keeping {pgdir}")
+            return
+        shutil.rmtree(pgdir, ignore_errors=True)
+        PG_POINTER.unlink(missing_ok=True)
+        log(f"postgres: removed {pgdir}")
+    legacy = STATE / "pg"
+    if (legacy / "data").is_dir():
+        pg_stop_cluster(legacy)
 
 
 # --------------------------------------------------------------------------- Redis
