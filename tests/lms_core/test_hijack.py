@@ -176,6 +176,7 @@ def test_inactive_or_unknown_users_cannot_be_impersonated(client, superuser):
     assert acquire(client, make_user("gone", is_active=False)).status_code == 403
     assert client.post(ACQUIRE, {"user_pk": 999999}).status_code == 404
     assert client.post(ACQUIRE, {}).status_code == 400
+    assert client.post(ACQUIRE, {"user_pk": "abc"}).status_code == 400
     assert not HijackEvent.objects.exists()
 
 
@@ -285,20 +286,68 @@ def test_foreign_permission_check_and_missing_middleware_are_reported(settings):
     assert "lms_core.hijack.can_hijack" in warnings[0].hint
 
 
-# -- lms_core.hijack.urls: bad input is a 404, not a server error --------------------------------------------
+# -- lms_core.hijack.urls: bad input is a 4xx with a message, not a server error-----------------------------------------
 
 urlpatterns = [
     path("hijack/", include("lms_core.hijack.urls")),
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
 ]
 
 
+def assert_refused(response, status, message):
+    assert response.status_code == status
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert message in response.content.decode()
+
+
 @pytest.mark.urls(__name__)
-@pytest.mark.parametrize("user_pk", ["abc", "1.5", "", "9" * 30, "-1"])
-def test_a_malformed_user_pk_is_a_404(client, superuser, user_pk):
+@pytest.mark.parametrize("user_pk", ["abc", "1.5", "", " ", "9" * 30, "0x10"])
+def test_a_malformed_user_pk_is_a_400_with_a_message(client, superuser, user_pk):
     client.force_login(superuser)
-    assert client.post(ACQUIRE, {"user_pk": user_pk}).status_code == 404
+    assert_refused(client.post(ACQUIRE, {"user_pk": user_pk}), 400, "is not a user's id")
     assert session_user_id(client) == superuser.pk
+    assert not HijackEvent.objects.exists()
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("user_pk", ["999999", "-1", "0"])
+def test_an_unknown_user_is_a_404_with_a_message(client, superuser, user_pk):
+    client.force_login(superuser)
+    assert_refused(client.post(ACQUIRE, {"user_pk": user_pk}), 404, "No such user")
+    assert session_user_id(client) == superuser.pk
+    assert not HijackEvent.objects.exists()
+
+
+@pytest.mark.urls(__name__)
+def test_a_refused_impersonation_is_a_403_with_a_message(client, impersonator, superuser):
+    client.force_login(impersonator)
+    assert_refused(acquire(client, superuser), 403, "You may not impersonate")
+    assert_refused(client.post(ACQUIRE, {}), 400, "Say which user")
+    assert session_user_id(client) == impersonator.pk
+    assert not HijackEvent.objects.exists()
+
+
+@pytest.mark.urls(__name__)
+def test_an_anonymous_visitor_is_sent_to_log_in(client, learner):
+    response = acquire(client, learner)
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+    assert not HijackEvent.objects.exists()
+
+
+@pytest.mark.parametrize("user_pk", ["abc", "", "9" * 30])
+def test_the_projects_own_hijack_urls_answer_bad_input_with_a_message(
+    client, impersonator, superuser, user_pk
+):
+    """The project's URLconf (the example site's in the full project) includes lms_core.hijack.urls, not
+    django-hijack's, whose lookup fails with a server error on these."""
+    client.force_login(impersonator)
+    assert_refused(client.post(reverse("hijack:acquire"), {"user_pk": user_pk}), 400, "is not a user's id")
+    assert_refused(
+        client.post(reverse("hijack:acquire"), {"user_pk": superuser.pk}), 403, "You may not impersonate"
+    )
+    assert session_user_id(client) == impersonator.pk
     assert not HijackEvent.objects.exists()
 
 
