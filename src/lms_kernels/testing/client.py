@@ -74,9 +74,18 @@ class KernelWebsocket:
     """``async with KernelWebsocket(app, path, headers=..., protocol="v1") as ws: await ws.execute("1+1")``."""
 
     def __init__(
-        self, application, path: str, *, headers=None, protocol: str | None = None, origin="http://testserver"
+        self,
+        application,
+        path: str,
+        *,
+        headers=None,
+        protocol: str | None = None,
+        origin="http://testserver",
+        host="testserver",
     ):
         headers = list(headers or [])
+        if host is not None and not any(name.lower() == b"host" for name, _value in headers):
+            headers.append((b"host", host.encode()))  # as a browser sends it; the Origin check compares
         if origin is not None:
             headers.append((b"origin", origin.encode()))
         self.protocol = V1_SUBPROTOCOL if protocol == "v1" else protocol
