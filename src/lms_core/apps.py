@@ -1,4 +1,5 @@
 from django.apps import AppConfig, apps
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,8 @@ class LmsCoreConfig(AppConfig):
             hijack.record_hijack_started, dispatch_uid="lms_core.hijack_started"
         )
         hijack_signals.hijack_ended.connect(hijack.record_hijack_ended, dispatch_uid="lms_core.hijack_ended")
+        # Signing out while impersonating ends the impersonation too (the session is flushed).
+        user_logged_out.connect(hijack.record_logout_while_hijacked, dispatch_uid="lms_core.hijack_logout")
         # The repeating deadline sweep is queued once the tables exist, so "migrate" then "process_tasks" is
         # all a project needs (LMS_CORE["DEADLINE_SWEEP_INTERVAL"] = None switches this off).
         post_migrate.connect(_schedule_deadline_sweep, sender=self, dispatch_uid="lms_core.schedule_sweep")

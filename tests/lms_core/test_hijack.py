@@ -180,6 +180,28 @@ def test_inactive_or_unknown_users_cannot_be_impersonated(client, superuser):
     assert not HijackEvent.objects.exists()
 
 
+def test_logging_out_while_impersonating_records_the_end(client, learner, impersonator):
+    client.force_login(impersonator)
+    acquire(client, learner, REMOTE_ADDR="203.0.113.7")
+    response = client.post(reverse("logout"), REMOTE_ADDR="203.0.113.8")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session and "hijack_history" not in client.session
+    assert [e.action for e in HijackEvent.objects.order_by("at", "pk")] == ["started", "ended"]
+    ended = HijackEvent.objects.get(action=HijackEvent.Action.ENDED)
+    assert (ended.hijacker, ended.hijacked) == (impersonator, learner)
+    assert ended.ip_address == "203.0.113.8"
+    assert ended.path == reverse("logout")
+    # Signed out, the session can neither release nor act as anyone.
+    assert client.post(RELEASE).status_code in (302, 403)
+    assert HijackEvent.objects.count() == 2
+
+
+def test_logging_out_without_impersonating_records_nothing(client, impersonator):
+    client.force_login(impersonator)
+    assert client.post(reverse("logout")).status_code == 302
+    assert not HijackEvent.objects.exists()
+
+
 def test_release_without_impersonating_is_refused(client, impersonator):
     client.force_login(impersonator)
     assert client.post(RELEASE).status_code == 403

@@ -2,7 +2,9 @@
 
 Point django-hijack at :func:`can_hijack` (``HIJACK_PERMISSION_CHECK = "lms_core.hijack.can_hijack"``);
 :class:`~lms_core.apps.LmsCoreConfig` connects :func:`record_hijack_started` and :func:`record_hijack_ended`
-to django-hijack's signals, so every impersonation leaves a :class:`~lms_core.models.HijackEvent`.
+to django-hijack's signals, so every impersonation leaves a :class:`~lms_core.models.HijackEvent`, and
+:func:`record_logout_while_hijacked` to Django's ``user_logged_out``, so that signing out while impersonating
+records the end too (with the logout page as its page).
 The system checks ``lms_core.W102`` and ``lms_core.W103`` say when a project installs django-hijack without
 this permission check or without the middleware that shows the banner. :mod:`lms_core.hijack.urls` serves
 django-hijack's views with malformed input answered 404.
@@ -15,7 +17,9 @@ import logging
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import checks
+from django.core.exceptions import ValidationError
 
 from ..conf import app_settings
 from ..models import HijackEvent
@@ -27,6 +31,7 @@ __all__ = [
     "client_ip",
     "record_hijack_ended",
     "record_hijack_started",
+    "record_logout_while_hijacked",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +135,27 @@ def record_hijack_started(sender, *, request, hijacker, hijacked, **kwargs) -> N
 def record_hijack_ended(sender, *, request, hijacker, hijacked, **kwargs) -> None:
     """Receiver of ``hijack.signals.hijack_ended``: log the end of an impersonation."""
     _record(HijackEvent.Action.ENDED, request, hijacker, hijacked)
+
+
+def record_logout_while_hijacked(sender, *, request, user, **kwargs) -> None:
+    """Receiver of Django's ``user_logged_out``: signing out while impersonating ends the impersonation.
+
+    django-hijack only reports an end through its release view; a staff member who signs out from the
+    borrowed account (the site's "Log out" link) ends it too, and the session with its ``hijack_history`` is
+    flushed right after this signal. Without this, the log would show a start with no end.
+    """
+    if request is None or user is None or not getattr(request, "session", None):
+        return
+    history = request.session.get("hijack_history") or []
+    if not history:
+        return
+    user_model = get_user_model()
+    try:
+        hijacker = user_model._default_manager.get(pk=user_model._meta.pk.to_python(history[-1]))
+    except (user_model.DoesNotExist, ValidationError):
+        logger.warning("impersonation of pk %s ended by logout; the impersonator is unknown", user.pk)
+        return
+    _record(HijackEvent.Action.ENDED, request, hijacker, user)
 
 
 @checks.register(checks.Tags.security)
