@@ -6,7 +6,6 @@ serializer's, and every request stays on the event loop except its database quer
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,10 +15,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from lms_common.jsoninput import JSONInputError, check_text, loads
+
 from ..auth import authenticate_request
 from ..exceptions import BadRequest, KernelServiceError, MessageTooLarge
 
-__all__ = ["ApiView", "api_not_found", "error_response", "json_response"]
+__all__ = ["ApiView", "api_not_found", "check_text_input", "error_response", "json_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,22 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> JsonR
     return JsonResponse(
         data, status=status, safe=False, headers=headers, json_dumps_params={"ensure_ascii": False}
     )
+
+
+def check_text_input(field: str, value):
+    """:class:`BadRequest` naming ``field`` unless ``value`` (from a body or a query) is ``None`` or text the
+    database can store: no NUL character (PostgreSQL refuses it), no lone surrogate (no encoder takes it)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(_("'%(field)s' must be a string.") % {"field": field})
+    problem = check_text(value)
+    if problem is not None:
+        raise BadRequest(
+            _("'%(field)s' cannot hold %(problem)s.") % {"field": field, "problem": problem},
+            code="invalid_text",
+        )
+    return value
 
 
 def error_response(error: KernelServiceError) -> JsonResponse:
@@ -71,7 +88,11 @@ class ApiView(View):
 
     @staticmethod
     def json_body(request, *, required: bool = False) -> dict:
-        """The request's JSON object; an empty body is ``{}`` unless ``required``."""
+        """The request's JSON object; an empty body is ``{}`` unless ``required``.
+
+        Bodies nesting deeper than :data:`lms_common.jsoninput.MAX_DEPTH`, holding a lone surrogate, ``NaN`` or a
+        number out of range are refused here, with the reason, before anything acts on them.
+        """
         try:
             body = request.body
         except RequestDataTooBig:
@@ -81,9 +102,10 @@ class ApiView(View):
                 raise BadRequest(_("No JSON data provided"))
             return {}
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            raise BadRequest(_("Invalid JSON in body of request")) from None
+            data = loads(body)
+        except JSONInputError as exc:
+            # Jupyter Server's message, then what is wrong and where.
+            raise BadRequest(f"{_('Invalid JSON in body of request')}: {exc}") from None
         if not isinstance(data, dict):
             raise BadRequest(_("The request body must be a JSON object."))
         return data

@@ -7,7 +7,10 @@ Query parameters (all optional):
 ``group``
     Only this group's usage (e.g. a course key); default: every group.
 ``since``, ``until``
-    Only records that started in ``[since, until)``: ISO 8601 dates or date-times.
+    Only records that started in ``[since, until)``: ISO 8601 dates or date-times (naive ones in the current
+    time zone), within the years 1 to 9999 once in UTC.
+
+A parameter that is not what it should be, out of range, or holds a NUL character is a ``400`` that names it.
 ``limit``, ``offset``
     Which records to list, newest first (``limit`` 1-500, default 100); totals cover all of them.
 
@@ -29,7 +32,7 @@ from .. import accounting
 from ..adapters import get_adapter
 from ..exceptions import BadRequest, PermissionDenied
 from ..models import GpuUsage
-from .base import ApiView, json_response
+from .base import ApiView, check_text_input, json_response
 
 __all__ = ["GpuUsageView"]
 
@@ -43,8 +46,12 @@ def _isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _text(params, name: str) -> str | None:
+    return check_text_input(name, params.get(name)) or None
+
+
 def _moment(params, name: str) -> datetime | None:
-    raw = params.get(name)
+    raw = _text(params, name)
     if not raw:
         return None
     try:
@@ -56,12 +63,20 @@ def _moment(params, name: str) -> datetime | None:
         value = None
     if value is None:
         raise BadRequest(_("'%(name)s' must be an ISO 8601 date or date-time.") % {"name": name})
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+    try:
+        # In UTC, as the database compares it: 0001-01-01T00:00+14:00 is before the first moment there is.
+        value = timezone.make_aware(value) if timezone.is_naive(value) else value
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise BadRequest(
+            _("'%(name)s' is out of range: give a moment between the years 1 and 9999 in UTC.")
+            % {"name": name}
+        ) from None
 
 
 def _number(params, name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw in (None, ""):
+    raw = _text(params, name)
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -81,9 +96,8 @@ def _username(user) -> str | None:
 
 def _report(request_user, params) -> dict:
     user_model = get_user_model()
-    who = params.get("user") or None
-    group = params.get("group")
-    group = group if group else None
+    who = _text(params, "user")
+    group = _text(params, "group")
     since, until = _moment(params, "since"), _moment(params, "until")
     limit = _number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _number(params, "offset", 0, 0, 10**9)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from .. import services
-from ..exceptions import BadRequest
 from ..serializers import kernel_model
-from .base import ApiView, json_response
+from .base import ApiView, check_text_input, json_response
 
 __all__ = ["KernelActionView", "KernelDetailView", "KernelListView"]
 
@@ -22,9 +20,7 @@ class KernelListView(ApiView):
 
     async def post(self, request, user):
         body = self.json_body(request)
-        name = body.get("name")
-        if name is not None and not isinstance(name, str):
-            raise BadRequest(_("'name' must be a string."))
+        name = check_text_input("name", body.get("name"))
         kernel = await services.start_kernel(user, name)
         location = reverse("lms_kernels:kernel-detail", kwargs={"kernel_id": kernel.id})
         return json_response(kernel_model(kernel), status=201, headers={"Location": location})
