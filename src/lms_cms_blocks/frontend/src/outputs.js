@@ -1,6 +1,11 @@
 // Rendering of kernel outputs (nbformat v4 output dicts). Every output is hostile: HTML, SVG, Markdown and
 // LaTeX go through DOMPurify before they reach the DOM, text is escaped (ansi_up escapes while it colours),
 // images are only ever data: URLs of the declared type, and JavaScript outputs are never run.
+//
+// An output may style itself, never the page: style sheets (<style>, <link>) are removed, inline styles lose
+// `position: fixed` and `sticky` (as JupyterLab's sanitizer allows only static, relative and absolute), and the
+// box each rich output is rendered in (.lms-jupyter-rich in style.css) contains its paint and stacking, so what
+// is left (absolute positions, z-index, negative margins, transforms, the page's own class names) stays inside it.
 import DOMPurify from "dompurify";
 import { AnsiUp } from "ansi_up";
 import { marked } from "marked";
@@ -17,28 +22,71 @@ export const MIME_ORDER = [
   "text/plain",
 ];
 
-const PURIFY_OPTIONS = {
-  // A <style> element would restyle the whole lesson page (or cover it); forms and their controls could ask a
-  // staff member reviewing a learner's outputs for their password. Inline style attributes stay (tables).
-  FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "option", "iframe", "object", "embed"],
-  FORBID_ATTR: ["action", "formaction"],
-  ALLOW_DATA_ATTR: false,
+// Style sheets would restyle the whole lesson page (hide the impersonation banner, cover the page); forms and
+// their controls could ask a staff member reviewing a learner's outputs for their password; frames and plugins
+// would load another page into ours. <link>, <meta> and <base> are not in DOMPurify's allowlist anyway.
+const FORBID_TAGS = [
+  "style",
+  "link",
+  "meta",
+  "base",
+  "form",
+  "input",
+  "button",
+  "textarea",
+  "select",
+  "option",
+  "iframe",
+  "frame",
+  "frameset",
+  "object",
+  "embed",
+];
+const FORBID_ATTR = ["action", "formaction"];
+
+const PROFILES = {
+  html: { FORBID_TAGS, FORBID_ATTR, ALLOW_DATA_ATTR: false },
+  svg: { USE_PROFILES: { svg: true, svgFilters: true }, FORBID_TAGS, FORBID_ATTR, ALLOW_DATA_ATTR: false },
+  mathml: { USE_PROFILES: { mathMl: true, html: true }, FORBID_TAGS, FORBID_ATTR, ALLOW_DATA_ATTR: false },
 };
 
-// Links in outputs open in a new tab and give the opened page no handle on ours.
+const XLINK = "http://www.w3.org/1999/xlink";
+// Positions kept in inline styles; fixed and sticky (also through var()) place an element against the viewport
+// or the page's scrolling instead of the output.
+const KEPT_POSITIONS = new Set(["", "static", "relative", "absolute"]);
+
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-  if (node.tagName === "A" && node.hasAttribute("href")) {
+  // Links (HTML <a>, SVG <a> with href or xlink:href, any case) open in a new tab and give the opened page no
+  // handle on ours. DOMPurify has already dropped javascript: and other unsafe URLs.
+  if (
+    node.localName === "a" &&
+    (node.hasAttribute("href") || (node.hasAttributeNS && node.hasAttributeNS(XLINK, "href")))
+  ) {
     node.setAttribute("target", "_blank");
     node.setAttribute("rel", "noopener noreferrer nofollow");
   }
+  // Inline styles stay (coloured table cells, widths), parsed by the browser's CSS parser, less what escapes.
+  if (node.hasAttribute && node.hasAttribute("style")) {
+    const style = node.style;
+    if (!style) {
+      node.removeAttribute("style");
+    } else if (!KEPT_POSITIONS.has(style.getPropertyValue("position").trim().toLowerCase())) {
+      style.removeProperty("position");
+      if (!style.length) node.removeAttribute("style");
+    }
+  }
 });
 
+function purify(markup, profile) {
+  return DOMPurify.sanitize(String(markup), PROFILES[profile]);
+}
+
 export function sanitizeHtml(html) {
-  return DOMPurify.sanitize(String(html), PURIFY_OPTIONS);
+  return purify(html, "html");
 }
 
 export function sanitizeSvg(svg) {
-  return DOMPurify.sanitize(String(svg), { USE_PROFILES: { svg: true, svgFilters: true } });
+  return purify(svg, "svg");
 }
 
 function joined(value) {
@@ -100,7 +148,7 @@ function latexElement(source) {
   div.className = "lms-jupyter-latex";
   // MathML output: the browser typesets it, no fonts or style sheet to ship.
   const html = katex.renderToString(tex, { displayMode, output: "mathml", throwOnError: false, trust: false });
-  div.innerHTML = DOMPurify.sanitize(html, { USE_PROFILES: { mathMl: true, html: true } });
+  div.innerHTML = purify(html, "mathml");
   return div;
 }
 
