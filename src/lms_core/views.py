@@ -2,10 +2,8 @@
 
 import hashlib
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import condition, require_safe
@@ -31,20 +29,23 @@ def _requested_size(request) -> int | None:
     return size if size in app_settings.AVATAR_SIZES else None
 
 
-def _avatar_etag(request, pk):
-    """Same user, size and look → same ETag; an invalid size gets none, so the view answers 400, not 304."""
+def _avatar_etag(request, key):
+    """Same key, size and look → same ETag; an invalid size gets none, so the view answers 400, not 304."""
     size = _requested_size(request)
     if size is None:
         return None
     look = repr((size, app_settings.AVATAR_FOREGROUND, app_settings.AVATAR_BACKGROUND))
-    return f"{pk}-{size}-{hashlib.sha1(look.encode(), usedforsecurity=False).hexdigest()[:12]}"
+    return f"{key}-{size}-{hashlib.sha1(look.encode(), usedforsecurity=False).hexdigest()[:12]}"
 
 
 @require_safe
 @login_required
 @condition(etag_func=_avatar_etag)
-def avatar(request, pk):
-    """The identicon of user ``pk`` as a PNG (any signed-in user may see anyone's avatar, as on a forum).
+def avatar(request, key):
+    """The identicon named ``key`` as a PNG (any signed-in user may see anyone's avatar, as on a forum).
+
+    ``key`` is a user's :func:`~lms_core.avatars.avatar_key`; the picture is drawn from it without reading the
+    user, so a key that belongs to nobody gets a picture as well and the view tells nothing about who exists.
 
     ``?size=N`` picks one of ``LMS_CORE["AVATAR_SIZES"]``; any other value is a 400 with a message rather
     than an image of an arbitrary size, so the set of images (and of cache entries) stays small.
@@ -56,7 +57,6 @@ def avatar(request, pk):
             _("The avatar size must be one of %(allowed)s (pixels).") % {"allowed": allowed},
             content_type="text/plain; charset=utf-8",
         )
-    user = get_object_or_404(get_user_model(), pk=pk, is_active=True)
-    response = HttpResponse(identicon_png(f"user:{user.pk}", size=size), content_type="image/png")
+    response = HttpResponse(identicon_png(key, size=size), content_type="image/png")
     patch_cache_control(response, private=True, max_age=AVATAR_MAX_AGE)
     return response

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lms_core import stats
+from lms_core.avatars import avatar_url
 from lms_core.deadlines import sweep_enrollments
 from lms_core.models import DeadlineException, EnrollmentStatus, Pacing
 from lms_core.services import record_progress
@@ -84,7 +85,10 @@ def test_another_learners_course_is_a_404_and_get_cannot_shift(client, delayed_s
 def test_profile_shows_the_identicon_and_my_enrollments(client, delayed_self_paced):
     client.force_login(delayed_self_paced.user)
     page = text_of(client.get(reverse("profile")))
-    assert reverse("lms_core:avatar", args=[delayed_self_paced.user.pk]) + "?size=120" in page
+    user = delayed_self_paced.user
+    assert avatar_url(user, 120) in page  # the header's avatar and the profile's own, by their opaque key
+    assert avatar_url(user) in page
+    assert f"/core/avatars/{user.pk}.png" not in page
     assert "Deep learning 101" in page and "Delayed" in page
 
 
@@ -116,6 +120,9 @@ def test_cohort_dashboard_for_the_instructor_with_filters_and_charts(client, del
     ]
     page = text_of(response)
     assert 'data-learner="learner"' in page and 'data-learner="bob"' in page
+    # Each learner's avatar by its opaque key: the page reveals no user ids.
+    assert avatar_url(on_time.user) in page and avatar_url(delayed_self_paced.user) in page
+    assert f"/core/avatars/{on_time.user.pk}.png" not in page
 
     filtered = text_of(client.get(reverse("cohort-dashboard", args=[cohort.pk]), {"status": "delayed"}))
     assert 'data-learner="learner"' in filtered and 'data-learner="bob"' not in filtered

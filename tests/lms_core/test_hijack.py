@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser, Permission
 from django.test import override_settings
 from django.urls import NoReverseMatch, include, path, reverse
 
+from lms_core.avatars import avatar_url
 from lms_core.hijack import can_hijack, client_ip, hijack_settings_check
 from lms_core.models import HijackEvent
 from lms_core.testing.factories import make_user
@@ -274,7 +275,7 @@ def test_every_page_the_learner_sees_through_lms_core_shows_the_banner(client, l
         html = response.content.decode()
         assert 'id="djhj"' in html, url
         assert html.index('id="djhj"') < html.rindex("</body>"), url
-    avatar = client.get(f"/core/avatars/{learner.pk}.png")
+    avatar = client.get(avatar_url(learner))
     assert avatar["Content-Type"] == "image/png"
     assert b"djhj" not in avatar.content
 
