@@ -15,9 +15,12 @@ key                        default                      meaning
 ``ACTIVITY_SAVE_INTERVAL`` ``1.0``                      seconds between saves of a kernel's activity
 ``OUTPUT_CAP``             ``32 MiB``                   output bytes per execution sent to clients (``None``: no
                                                         cap); an environment's ``output_cap`` overrides it
-``EXECUTE_RATE``           ``100``                      ``execute_request`` per second and connection, on average
+``BACKGROUND_OUTPUT_CAP``  ``None``                     output bytes per kernel, between two executions, whose
+                                                        parent is not an execution the server relayed (``None``:
+                                                        the output cap in effect)
+``EXECUTE_RATE``           ``100``                      ``execute_request`` per second, user and kernel, on average
                                                         (``None``: no limit)
-``EXECUTE_BURST``          ``1000``                     ``execute_request`` a connection may send at once
+``EXECUTE_BURST``          ``1000``                     ``execute_request`` a user may send a kernel at once
 ``AUTO_RESTART``           ``True``                     restart a kernel whose process died by itself
 ``WATCH_INTERVAL``         ``2.0``                      seconds between a connection's checks that its kernel lives
 ``CULL_IDLE_TIMEOUT``      ``3600``                     seconds without activity before a kernel that is not busy
@@ -60,6 +63,7 @@ DEFAULTS = {
     "MAX_MESSAGE_SIZE": 8 * 1024 * 1024,
     "ACTIVITY_SAVE_INTERVAL": 1.0,
     "OUTPUT_CAP": 32 * 1024 * 1024,
+    "BACKGROUND_OUTPUT_CAP": None,
     "EXECUTE_RATE": 100,
     "EXECUTE_BURST": 1000,
     "AUTO_RESTART": True,
@@ -89,6 +93,7 @@ app_settings = AppSettings(
         "MAX_MESSAGE_SIZE": validators.int_between(1024, 1024**3),
         "ACTIVITY_SAVE_INTERVAL": validators.non_negative_number,
         "OUTPUT_CAP": validators.optional_positive_int,
+        "BACKGROUND_OUTPUT_CAP": validators.optional_positive_int,
         "EXECUTE_RATE": validators.optional_positive_number,
         "EXECUTE_BURST": validators.int_between(1, 1_000_000),
         "AUTO_RESTART": validators.boolean,

@@ -89,6 +89,7 @@ class KernelChannelsConsumer(AsyncWebsocketConsumer):
                 session_id=session_id,
                 send_frame=self._send_frame,
                 close_socket=self._close_socket,
+                user_id=user.pk,
             )
         except KernelServiceError as exc:  # e.g. the backend cannot reach the kernel from this worker
             reason = exc.detail.encode("utf-8")[:120].decode("utf-8", "ignore")

@@ -2,7 +2,15 @@
 
 import pytest
 
-from lms_kernels.connection.limits import ExecuteRateLimiter, OutputCap
+from lms_kernels.connection.limits import (
+    ExecuteRateLimiter,
+    KernelExecutions,
+    OutputCap,
+    kernel_executions,
+    release_kernel_executions,
+    release_rate_limiter,
+    shared_rate_limiter,
+)
 from lms_kernels.models import KernelEnvironment
 from lms_kernels.testing import notice
 
@@ -13,22 +21,80 @@ from .conftest import kernel_socket, logged_in_client, start_kernel
 
 def test_output_cap_sends_then_one_notice_then_drops():
     cap = OutputCap(100)
+    cap.executions.add({"msg_id": "a"})
+    cap.executions.add({"msg_id": "b"})
     assert [cap.admit("a", 40) for _ in range(2)] == ["send", "send"]
     assert cap.admit("a", 40) == "notice"
     assert cap.admit("a", 1) == "drop"
     assert cap.admit("b", 100) == "send"  # another execution has its own budget
-    cap.finished("a")
-    assert cap.admit("a", 10) == "send"
+    assert cap.admit("a", 10) == "drop"  # a finished execution's count is kept (a forged idle resets nothing)
     assert OutputCap(None).admit("a", 10**12) == "send"
+
+
+def test_output_not_of_a_relayed_execution_counts_towards_the_ceiling_until_the_next_execution():
+    executions = KernelExecutions()
+    cap = OutputCap(100, ceiling=50, executions=executions)
+    # Fresh parents, or none: one budget for all of them.
+    assert [cap.admit(f"forged{i}", 20) for i in range(4)] == ["send", "send", "ceiling", "drop"]
+    assert cap.admit(None, 1) == "drop"
+    executions.add(
+        {"msg_id": "run"}
+    )  # a relayed execution: its output has its own cap, and the ceiling starts over
+    assert cap.admit("run", 100) == "send"
+    assert cap.admit("forged9", 50) == "send"
+    assert cap.admit("forged9", 1) == "ceiling"
+    assert executions.last == {"msg_id": "run"}
+    # The ceiling is the cap unless set; None switches it off.
+    assert OutputCap(10).ceiling == 10
+    assert OutputCap(10, ceiling=None).admit("forged", 10**9) == "send"
 
 
 def test_output_cap_forgets_old_executions_first():
     cap = OutputCap(10)
-    for i in range(300):
+    for i in range(1100):
+        cap.executions.add({"msg_id": f"x{i}"})
         cap.admit(f"x{i}", 11)
-    assert len(cap._counts) == 256
-    assert cap.admit("x299", 1) == "drop"  # the newest are kept
-    assert cap.admit("x0", 1) == "send"  # the oldest were forgotten
+    assert len(cap._counts) == len(cap.executions.relayed) == 1024
+    assert cap.admit("x1099", 1) == "drop"  # the newest are kept
+    assert cap.admit("x0", 11) == "ceiling"  # the oldest were forgotten: it is no execution's any more
+
+
+def test_the_connections_of_a_kernel_share_what_was_relayed_to_it():
+    first, second, other = (
+        kernel_executions("unit-k1"),
+        kernel_executions("unit-k1"),
+        kernel_executions("unit-k2"),
+    )
+    assert first is second and other is not first
+    for kernel_id in ("unit-k1", "unit-k1", "unit-k2"):
+        release_kernel_executions(kernel_id)
+    assert kernel_executions("unit-k1") is not first  # the last connection let it go
+    release_kernel_executions("unit-k1")
+
+
+@pytest.mark.asyncio
+async def test_the_connections_of_a_user_to_a_kernel_share_one_bucket(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("lms_kernels.connection.limits.time.monotonic", lambda: now[0])
+    a, b = shared_rate_limiter(1, "unit-k1", 1, 3), shared_rate_limiter(1, "unit-k1", 1, 3)
+    other_user, other_kernel = (
+        shared_rate_limiter(2, "unit-k1", 1, 3),
+        shared_rate_limiter(1, "unit-k2", 1, 3),
+    )
+    assert a is b and a is not other_user and a is not other_kernel
+    assert [a.allow(), b.allow(), a.allow(), b.allow()] == [True, True, True, False]
+    assert other_user.allow() and other_kernel.allow()
+    for user_id, kernel_id in [(1, "unit-k1"), (1, "unit-k1"), (1, "unit-k2")]:
+        release_rate_limiter(user_id, kernel_id)
+    # The last connection went away with the bucket empty: reconnecting does not refill it.
+    again = shared_rate_limiter(1, "unit-k1", 1, 3)
+    assert again is a and not again.allow()
+    release_rate_limiter(1, "unit-k1")
+    # A bucket that is full when its last connection goes away is forgotten at once.
+    now[0] += 10
+    release_rate_limiter(2, "unit-k1")
+    assert shared_rate_limiter(2, "unit-k1", 1, 3) is not other_user
+    release_rate_limiter(2, "unit-k1")
 
 
 def test_rate_limiter_allows_a_burst_then_the_rate(monkeypatch):
@@ -128,3 +194,101 @@ async def test_executions_past_the_rate_get_an_error_reply_and_the_socket_stays(
         assert refused["ename"] == "RateLimited" and "per second" in refused["evalue"]
         # Other requests are not limited, and the connection works on.
         assert (await ws.wait_ready())["content"]["status"] == "ok"
+
+
+# -- output the server did not ask for, and several connections of one learner -------------------------------
+
+#: Output published with a fresh parent ``msg_id`` per message (not a request the server relayed).
+FORGED_PARENTS = """
+import uuid
+kernel = get_ipython().kernel
+for i in range(200):
+    text = ('%05d' % i) + 'z' * 995 + '\\n'
+    parent = {'header': {'msg_id': uuid.uuid4().hex, 'msg_type': 'execute_request', 'session': 'x'}}
+    kernel.session.send(kernel.iopub_socket, 'stream', {'name': 'stdout', 'text': text}, parent=parent)
+"""
+
+#: Output of the execution itself, with an ``idle`` status of its own execution forged after every chunk.
+FORGED_IDLE = """
+import sys
+kernel = get_ipython().kernel
+for i in range(200):
+    sys.stdout.write(('%05d' % i) + 'z' * 995 + '\\n')
+    sys.stdout.flush()
+    kernel.session.send(kernel.iopub_socket, 'status', {'execution_state': 'idle'}, parent=kernel.get_parent())
+"""
+
+
+async def _everything_until_the_next_execution(ws, code: str) -> tuple[dict, list[dict]]:
+    """Run ``code``, then ``1``; return the first request and every message that arrived before the second
+    execution's reply (the kernel publishes in order, so this is all the output of the first)."""
+    first, second = ws.execute_request(code), ws.execute_request("1")
+    await ws.send(first)
+    await ws.send(second)
+    _reply, seen = await ws.receive_until(
+        lambda m: (
+            m["msg_type"] == "execute_reply" and m["parent_header"]["msg_id"] == second["header"]["msg_id"]
+        ),
+        timeout=60,
+    )
+    return first, seen
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("code", [FORGED_PARENTS, FORGED_IDLE], ids=["fresh-parents", "forged-idle"])
+async def test_output_with_forged_parents_is_capped_with_one_notice(kernels, user, settings, code):
+    """Kernel code cannot step around the cap by choosing the parent of what it publishes."""
+    settings.LMS_KERNELS = {**settings.LMS_KERNELS, "OUTPUT_CAP": 20_000}
+    client = await logged_in_client(user)
+    kernel = await start_kernel(client)
+    async with kernel_socket(client, kernel["id"]) as ws:
+        await ws.wait_ready()
+        first, seen = await _everything_until_the_next_execution(ws, code)
+        chunks = [m for m in seen if m["msg_type"] == "stream" and m["content"]["name"] == "stdout"]
+        notices = [m for m in seen if notice(m)]
+        assert [notice(m) for m in notices] == ["output_cap"]
+        # The notice shows under the cell that ran the code, whatever parent the output named.
+        assert notices[0]["parent_header"]["msg_id"] == first["header"]["msg_id"]
+        assert "Output limit reached" in notices[0]["content"]["text"]
+        # No more than the cap came through (plus the message that crossed it, replaced by the notice).
+        assert 10 <= len(chunks) <= 20
+        assert sum(len(m["content"]["text"]) for m in chunks) <= 20_000
+        assert [m["content"]["text"][:5] for m in chunks] == [f"{i:05d}" for i in range(len(chunks))]
+        # The kernel works on, and the next execution has a budget of its own.
+        assert (await ws.execute("print('next')")).stdout == "next\n"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_connections_of_one_learner_to_one_kernel_share_the_execute_rate(
+    kernels, user, other_user, settings
+):
+    settings.LMS_KERNELS = {**settings.LMS_KERNELS, "EXECUTE_RATE": 0.01, "EXECUTE_BURST": 5}
+    client = await logged_in_client(user)
+    kernel = await start_kernel(client)
+    other_client = await logged_in_client(other_user)
+    other_kernel = await start_kernel(other_client)
+    sockets = [kernel_socket(client, kernel["id"], query=str(i)) for i in range(4)]
+    for ws in sockets:
+        await ws.connect()
+    other = kernel_socket(other_client, other_kernel["id"])
+    await other.connect()
+    try:
+        statuses = []
+        for ws in sockets:
+            await ws.wait_ready()
+            for i in range(3):
+                result = await ws.execute(f"{i} * 2")
+                statuses.append(result.reply["content"]["status"])
+        # Twelve executions over four connections: the burst of five, then refusals (the rate is tiny).
+        assert statuses == ["ok"] * 5 + ["error"] * 7
+        refused = await sockets[3].execute("1")
+        assert refused.reply["content"]["ename"] == "RateLimited"
+        assert [notice(m) for m in refused.messages if notice(m)] == ["rate_limited"]
+        # Another learner's connection to their own kernel has a bucket of its own.
+        for i in range(5):
+            assert (await other.execute(f"print({i})")).stdout == f"{i}\n"
+    finally:
+        for ws in [*sockets, other]:
+            await ws.disconnect()

@@ -9,10 +9,11 @@ Life of a connection:
    The nudges' replies and status messages are the service's own and are not forwarded.
 2. Kernel messages are forwarded as they come, in the client's protocol; the content is not parsed, except
    the parent header of output messages, which are counted against the execution's output cap
-   (:class:`~.limits.OutputCap`): past the cap the client gets one notice and the rest is dropped.
+   (:class:`~.limits.OutputCap`): past the cap the client gets one notice and the rest is dropped. Output
+   whose parent is not an ``execute_request`` relayed to the kernel counts towards a ceiling per kernel.
 3. Client frames are checked (:mod:`.protocol`); a bad one is answered (an error ``*_reply`` for a request,
    and a ``stream`` message on stderr saying why) and the socket stays open, up to a limit.
-   ``execute_request`` is rate-limited (:class:`~.limits.ExecuteRateLimiter`).
+   ``execute_request`` is rate-limited (:class:`~.limits.ExecuteRateLimiter`), per user and kernel.
 4. Every ``WATCH_INTERVAL`` the connection checks that the kernel's process lives (a dead one is recovered
    through :func:`lms_kernels.services.recover_kernel`) and warns the client before idle culling.
 5. Events from the channel layer: ``restarting`` (status ``restarting``; client messages wait),
@@ -63,7 +64,14 @@ from ..exceptions import (
     TooManyInvalidMessages,
 )
 from . import replay
-from .limits import OUTPUT_TYPES, ExecuteRateLimiter, OutputCap
+from .limits import (
+    OUTPUT_TYPES,
+    OutputCap,
+    kernel_executions,
+    release_kernel_executions,
+    release_rate_limiter,
+    shared_rate_limiter,
+)
 from .messages import new_message, pack_message
 from .protocol import CLIENT_CHANNELS, BadFrame, ClientMessage, decode_client_frame, encode_message
 
@@ -102,8 +110,11 @@ class KernelBridge:
         session_id: str,
         send_frame: SendFrame,
         close_socket: CloseSocket,
+        user_id=None,
     ):
         self.kernel_id = kernel.id
+        # Whose executions these are (the rate limit is per user and kernel); the kernel's owner by default.
+        self.user_id = kernel.owner_id if user_id is None else user_id
         self._kernel = kernel
         self._backend = backend
         self.protocol = protocol
@@ -128,8 +139,14 @@ class KernelBridge:
         self._counted = False
         environment = kernel.environment
         cap = environment.output_cap if environment.output_cap is not None else app_settings.OUTPUT_CAP
-        self._cap = OutputCap(cap)
-        self._rate = ExecuteRateLimiter(app_settings.EXECUTE_RATE, app_settings.EXECUTE_BURST)
+        ceiling = app_settings.BACKGROUND_OUTPUT_CAP
+        self._executions = kernel_executions(self.kernel_id)
+        self._cap = OutputCap(
+            cap, ceiling="limit" if ceiling is None else ceiling, executions=self._executions
+        )
+        self._rate = shared_rate_limiter(
+            self.user_id, self.kernel_id, app_settings.EXECUTE_RATE, app_settings.EXECUTE_BURST
+        )
         # What the connection knows of the kernel from the messages it sees.
         self._execution_state = kernel.execution_state
         self._busy_parent: dict = {}
@@ -201,6 +218,8 @@ class KernelBridge:
             self.channels.close()
         self._queued.clear()
         self._buffer = None
+        release_kernel_executions(self.kernel_id)
+        release_rate_limiter(self.user_id, self.kernel_id)
         await recorder.flush(self.kernel_id)
         await self._count_connection(-1)
 
@@ -508,14 +527,16 @@ class KernelBridge:
                     if state == "busy":
                         self._busy_parent = parent
                     elif state == "idle":
-                        self._cap.finished(parent.get("msg_id"))
+                        # (the execution's output count is kept: a forged idle must not reset it)
                         self._running.pop(parent.get("msg_id"), None)
-            elif msg_type in OUTPUT_TYPES and self._cap.limit is not None:
+            elif msg_type in OUTPUT_TYPES and self._cap.active:
                 parent = _loads(parts[1])
                 verdict = self._cap.admit(parent.get("msg_id"), sum(len(part) for part in parts[3:]))
                 if verdict != "send":
                     if verdict == "notice":
                         await self._output_cap_notice(parent)
+                    elif verdict == "ceiling":
+                        await self._output_ceiling_notice()
                     return
             recorder.record(self.kernel_id, state)
         elif msg_type == "execute_reply" and self._running:
@@ -579,7 +600,19 @@ class KernelBridge:
             "\nOutput limit reached: this execution printed more than %(limit)s MB, so the rest of its "
             "output is not shown. The code keeps running.\n"
         ) % {"limit": _megabytes(limit)}
-        await self._send_notice(text, "output_cap", parent=parent, limit=limit)
+        await self._send_notice(text, "output_cap", parent=parent, limit=limit, scope="execution")
+
+    async def _output_ceiling_notice(self) -> None:
+        """Output that is not an execution's crossed the kernel's ceiling: say so under the cell that runs
+        (the oldest unfinished one), else the newest cell run; the output's own parent header is the kernel
+        code's choice, and may name no cell at all."""
+        limit = self._cap.ceiling
+        text = _(
+            "\nOutput limit reached: the kernel printed more than %(limit)s MB outside of the cells you ran "
+            "(e.g. from a background thread), so the rest of it is not shown until you run a cell again.\n"
+        ) % {"limit": _megabytes(limit)}
+        running = next(iter(self._running.values()), None) or self._executions.last
+        await self._send_notice(text, "output_cap", parent=running, limit=limit, scope="kernel")
 
     # -- client -> kernel ----------------------------------------------------------------------------------
 
@@ -663,8 +696,10 @@ class KernelBridge:
                 logger.exception("Could not send to kernel %s.", self.kernel_id)
             return
         self._last_activity = time.monotonic()
-        if message.header["msg_type"] == "execute_request" and len(self._running) < MAX_QUEUED:
-            self._running[message.header["msg_id"]] = message.header
+        if message.header["msg_type"] == "execute_request":
+            self._executions.add(message.header)  # its output counts towards its own cap
+            if len(self._running) < MAX_QUEUED:
+                self._running[message.header["msg_id"]] = message.header
         recorder.record(self.kernel_id)
 
     async def _refuse(self, exc: BadFrame) -> None:
@@ -765,7 +800,7 @@ class KernelBridge:
         self._kernel, self.generation = kernel, kernel.generation
         self._execution_state, self._busy_parent, self._warned = "starting", {}, None
         self._running.clear()
-        self._cap = OutputCap(self._cap.limit)
+        self._cap = OutputCap(self._cap.limit, ceiling=self._cap.ceiling, executions=self._executions)
         if moved:
             await self._reconnect()
         self._start_nudging()
