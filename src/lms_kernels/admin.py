@@ -39,7 +39,17 @@ class KernelEnvironmentAdmin(admin.ModelAdmin):
         (_("Where it runs"), {"fields": ["backend", "image", "image_digest", "network", "backend_options"]}),
         (
             _("Resources and limits"),
-            {"fields": ["cpu_limit", "memory_limit", "gpus", "idle_timeout", "max_age", "output_cap"]},
+            {
+                "fields": [
+                    "cpu_limit",
+                    "memory_limit",
+                    "gpus",
+                    "idle_timeout",
+                    "max_age",
+                    "max_busy_time",
+                    "output_cap",
+                ]
+            },
         ),
     ]
 
@@ -127,6 +137,10 @@ class KernelAdmin(admin.ModelAdmin):
         "status",
         "execution_state",
         "reason",
+        "busy_since",
+        "unresponsive_since",
+        "restart_count",
+        "restarted_at",
         "backend",
         "group",
         "gpu_devices",

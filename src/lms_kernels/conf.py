@@ -22,6 +22,15 @@ key                        default                      meaning
                                                         (``None``: no limit)
 ``EXECUTE_BURST``          ``1000``                     ``execute_request`` a user may send a kernel at once
 ``AUTO_RESTART``           ``True``                     restart a kernel whose process died by itself
+``RESTART_LIMIT``          ``5``                        automatic restarts in a row, each dying within
+                                                        ``STABLE_START_TIME``, before a kernel is left dead
+``STABLE_START_TIME``      ``10``                       seconds a restarted kernel must live to count as started
+``BUSY_PROBE_AFTER``       ``600``                      seconds busy after which the culler asks the kernel on
+                                                        shell; one that does not answer is reported as not
+                                                        responding (``None``: never)
+``MAX_BUSY_TIME``          ``None``                     seconds one execution may keep a kernel busy before a
+                                                        kernel that does not answer is restarted (``None``: no
+                                                        limit); per environment: ``max_busy_time``
 ``WATCH_INTERVAL``         ``2.0``                      seconds between a connection's checks that its kernel lives
 ``CULL_IDLE_TIMEOUT``      ``3600``                     seconds without activity before a kernel that is not busy
                                                         is shut down (``None``: never); per environment:
@@ -67,6 +76,10 @@ DEFAULTS = {
     "EXECUTE_RATE": 100,
     "EXECUTE_BURST": 1000,
     "AUTO_RESTART": True,
+    "RESTART_LIMIT": 5,
+    "STABLE_START_TIME": 10,
+    "BUSY_PROBE_AFTER": 600,
+    "MAX_BUSY_TIME": None,
     "WATCH_INTERVAL": 2.0,
     "CULL_IDLE_TIMEOUT": 3600,
     "CULL_WARNING": 300,
@@ -97,6 +110,10 @@ app_settings = AppSettings(
         "EXECUTE_RATE": validators.optional_positive_number,
         "EXECUTE_BURST": validators.int_between(1, 1_000_000),
         "AUTO_RESTART": validators.boolean,
+        "RESTART_LIMIT": validators.int_between(1, 1000),
+        "STABLE_START_TIME": validators.positive_number,
+        "BUSY_PROBE_AFTER": validators.optional_positive_number,
+        "MAX_BUSY_TIME": validators.optional_positive_number,
         "WATCH_INTERVAL": validators.positive_number,
         "CULL_IDLE_TIMEOUT": validators.optional_positive_number,
         "CULL_WARNING": validators.non_negative_number,

@@ -23,6 +23,7 @@ __all__ = [
     "KernelGone",
     "KernelNotFound",
     "KernelNotResponding",
+    "KernelRestartLimitReached",
     "KernelServiceError",
     "KernelStartFailed",
     "MessageTooLarge",
@@ -171,6 +172,17 @@ class KernelDied(KernelServiceError):
     close_code = 4500
     default_code = "kernel_died"
     default_detail = _("The kernel died. Restart it to go on.")
+
+
+class KernelRestartLimitReached(KernelDied):
+    """The kernel died on start after each of ``RESTART_LIMIT`` automatic restarts in a row, so it is left
+    dead until someone restarts it (jupyter_client's ``KernelRestarter`` rule)."""
+
+    default_code = "restart_limit_reached"
+    default_detail = _(
+        "The kernel was restarted several times in a row and died each time on start. Restart it once the "
+        "cause is fixed."
+    )
 
 
 class MessageTooLarge(KernelServiceError):

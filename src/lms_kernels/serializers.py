@@ -27,6 +27,9 @@ def kernel_model(kernel) -> dict:
     }
     if kernel.reason:
         model["reason"] = kernel.reason
+    if kernel.unresponsive_since and kernel.execution_state == "busy":
+        # Busy for BUSY_PROBE_AFTER and not answering on shell (see lms_kernels.culling).
+        model["not_responding_since"] = _isoformat(kernel.unresponsive_since)
     position = getattr(kernel, "queue_position", None)
     if kernel.status == "queued" and position is not None:
         # Waiting for capacity: Jupyter clients see "starting"; ours may show the place.

@@ -14,6 +14,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import capacity, events, pools, queue, signals
@@ -28,6 +29,7 @@ from .exceptions import (
     KernelDied,
     KernelGone,
     KernelNotFound,
+    KernelRestartLimitReached,
     KernelServiceError,
     KernelStartFailed,
     NoSuchKernelSpec,
@@ -315,6 +317,9 @@ async def restart_kernel(kernel: Kernel) -> Kernel:
     """
     if kernel.status == KernelStatus.QUEUED:
         return kernel
+    # Asked for: a kernel left dead by RESTART_LIMIT gets its automatic restarts back.
+    kernel.restart_count, kernel.restarted_at = 0, None
+    await Kernel.objects.filter(pk=kernel.pk).aupdate(restart_count=0, restarted_at=None)
     if kernel.status == KernelStatus.DEAD and capacity.needs_admission(kernel.backend, kernel.environment):
         return await _restart_through_queue(kernel)
     kernel.status = KernelStatus.RESTARTING
@@ -369,6 +374,7 @@ async def _replace_process(kernel: Kernel) -> Kernel:
     kernel.execution_state = ExecutionState.STARTING
     kernel.reason = ""
     kernel.generation += 1
+    kernel.busy_since = kernel.unresponsive_since = None
     await kernel.asave(
         update_fields=[
             "connection_info",
@@ -377,6 +383,8 @@ async def _replace_process(kernel: Kernel) -> Kernel:
             "execution_state",
             "reason",
             "generation",
+            "busy_since",
+            "unresponsive_since",
         ]
     )
     await events.notify(kernel.id, "restarted", generation=kernel.generation)
@@ -397,6 +405,8 @@ async def ensure_alive(kernel: Kernel, backend=None) -> Kernel:
             raise KernelNotFound()
         kernel = recovered
     if kernel.status == KernelStatus.DEAD:
+        if kernel.restart_count >= app_settings.RESTART_LIMIT:
+            raise KernelRestartLimitReached(kernel.reason or None)
         raise KernelDied(kernel.reason or None)
     return kernel
 
@@ -432,11 +442,51 @@ async def recover_kernel(kernel_id, generation: int) -> tuple[Kernel | None, str
         await _free(kernel)
         await events.notify(kernel.id, "died", message=message, restarting=False, generation=generation)
         return kernel, message
+    count = _consecutive_restarts(kernel)
+    if count > app_settings.RESTART_LIMIT:
+        return await _give_up(kernel, backend, message, generation)
+    kernel.restart_count, kernel.restarted_at = count, timezone.now()
+    await Kernel.objects.filter(pk=kernel.pk).aupdate(
+        restart_count=kernel.restart_count, restarted_at=kernel.restarted_at
+    )
+    logger.info("Restarting kernel %s (%d/%d).", kernel.id, count, app_settings.RESTART_LIMIT)
     await events.notify(kernel.id, "died", message=message, restarting=True, generation=generation)
     try:
         return await _replace_process(kernel), message
     except KernelServiceError:
         return kernel, message
+
+
+def _consecutive_restarts(kernel: Kernel) -> int:
+    """jupyter_client's ``KernelRestarter`` rule: a death within ``STABLE_START_TIME`` seconds of the last
+    automatic restart is one more in a row; any other death starts counting again at 1."""
+    if kernel.restart_count and kernel.restarted_at:
+        alive_for = (timezone.now() - kernel.restarted_at).total_seconds()
+        if alive_for < app_settings.STABLE_START_TIME:
+            return kernel.restart_count + 1
+    return 1
+
+
+async def _give_up(kernel: Kernel, backend, cause: str, generation: int) -> tuple[Kernel, str]:
+    """The kernel died on start after each of ``RESTART_LIMIT`` automatic restarts: leave it dead, say why."""
+    await backend.shutdown(kernel, restart=True)  # free what the dead process held (ports, a GPU...)
+    error = KernelRestartLimitReached(
+        _(
+            "The kernel was restarted %(count)d times in a row and died each time on start, so it is not "
+            "restarted again. Last time: %(cause)s Restart it once the cause is fixed."
+        )
+        % {"count": kernel.restart_count, "cause": cause}
+    )
+    logger.warning("Kernel %s is left dead: %s", kernel.id, error.detail)
+    kernel.status = KernelStatus.DEAD
+    kernel.execution_state = ExecutionState.DEAD
+    kernel.reason = error.detail
+    await kernel.asave(update_fields=["status", "execution_state", "reason"])
+    await _free(kernel)
+    await events.notify(
+        kernel.id, "died", message=error.detail, restarting=False, generation=generation, code=error.code
+    )
+    return kernel, error.detail
 
 
 async def shutdown_kernel(kernel: Kernel) -> None:

@@ -32,7 +32,7 @@ a fresh connection; when the wait times out, a ``queue_timeout`` notice, status 
 Server notices (output cap, culling, a dead kernel) are ``stream`` messages on stderr, so every Jupyter
 client shows them; their ``metadata["lms_kernels"]`` says what they are (``{"notice": "output_cap"}``,
 ``"cull_warning"``, ``"died"``, ``"culled"``, ``"replay_truncated"``, ``"rate_limited"``, ``"invalid_message"``,
-``"queued"``, ``"dequeued"``, ``"queue_timeout"``) for clients that want to show more.
+``"queued"``, ``"dequeued"``, ``"queue_timeout"``, ``"not_responding"``) for clients that want to show more.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from ..exceptions import (
     KernelDied,
     KernelGone,
     KernelNotResponding,
+    KernelRestartLimitReached,
     KernelServiceError,
     KernelStartFailed,
     MessageTooLarge,
@@ -363,7 +364,9 @@ class KernelBridge:
                 nudging = self._nudge_task is not None and not self._nudge_task.done()
                 if self._nudges and not nudging:
                     self._forget_old_nudges(time.monotonic())
-                if not nudging and not await self._backend.is_alive(self._kernel):
+                # Also while nudging: a kernel that dies on start is found at once, so the restart limit's
+                # stable-start window (STABLE_START_TIME) sees it, not KERNEL_STARTUP_TIMEOUT later.
+                if not await self._backend.is_alive(self._kernel):
                     await self._kernel_gone()
                 elif not self.detached:
                     await self._warn_before_culling()
@@ -393,8 +396,15 @@ class KernelBridge:
             return
         if message:
             restarting = kernel.status != "dead"
+            gave_up = not restarting and kernel.restart_count >= app_settings.RESTART_LIMIT
             await self.on_event(
-                {"event": "died", "message": message, "restarting": restarting, "generation": self.generation}
+                {
+                    "event": "died",
+                    "message": kernel.reason if gave_up else message,
+                    "restarting": restarting,
+                    "generation": self.generation,
+                    "code": KernelRestartLimitReached.default_code if gave_up else None,
+                }
             )
         if kernel.status == "dead":
             await self.on_event({"event": "dead", "reason": kernel.reason})
@@ -773,11 +783,27 @@ class KernelBridge:
                     "It is being restarted: variables and imports are lost, run your cells again."
                 )
             running = next(iter(self._running.values()), None)
-            await self._send_notice(text + "\n", "died", parent=running or self._busy_parent)
+            code = event.get("code")
+            details = {"code": code} if code else {}
+            await self._send_notice(text + "\n", "died", parent=running or self._busy_parent, **details)
             self._running.clear()
             if not event.get("restarting"):
                 await self._send_status("dead")
-                await self._close_with(KernelDied(event.get("message") or None))
+                error = (
+                    KernelRestartLimitReached
+                    if code == KernelRestartLimitReached.default_code
+                    else KernelDied
+                )
+                await self._close_with(error(event.get("message") or None))
+        elif kind == "not_responding":
+            running = next(iter(self._running.values()), None)
+            await self._send_notice(
+                event.get("message", "") + "\n",
+                "not_responding",
+                parent=running or self._busy_parent,
+                restarting=bool(event.get("restarting")),
+                busy_since=event.get("busy_since"),
+            )
         elif kind in ("shutdown", "culled"):
             if kind == "culled":
                 await self._send_notice(event.get("message", "") + "\n", "culled", reason=event.get("reason"))

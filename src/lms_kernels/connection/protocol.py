@@ -46,7 +46,9 @@ class BadFrame(InvalidMessage):
 
     def __init__(self, detail, *, header: dict | None = None, channel: str | None = None):
         super().__init__(detail)
-        self.header = header if isinstance(header, dict) else None
+        # The header is echoed as the parent of the answer: one that JSON cannot carry (a lone surrogate,
+        # NaN, a number past float's range) would make the answer impossible to send, so it is left out.
+        self.header = header if isinstance(header, dict) and _encodable(header) else None
         self.channel = channel
 
 
@@ -90,6 +92,8 @@ def _decode_v1(data: bytes) -> ClientMessage:
         raise BadFrame(_("The channel name is not UTF-8.")) from None
     parts = [data[offsets[i] : offsets[i + 1]] for i in range(1, count - 1)]
     header = _load_dict(parts[0], "header", None, channel)
+    if not _encodable(header):  # the service echoes headers (as the parent of its answers and notices)
+        raise BadFrame(_("The message contains values JSON cannot carry."), channel=channel)
     for index, name in ((1, "parent_header"), (2, "metadata"), (3, "content")):
         _load_dict(parts[index], name, header, channel)
     return _checked(channel, header, parts)
@@ -136,7 +140,7 @@ def _from_json_message(msg, *, buffers: list[bytes]) -> ClientMessage:
             _dumps(msg.get("content") or {}),
             *buffers,
         ]
-    except ValueError:
+    except (ValueError, RecursionError):  # (UnicodeEncodeError is a ValueError: a lone surrogate)
         raise BadFrame(
             _("The message contains values JSON cannot carry."), header=header, channel=channel
         ) from None
@@ -175,6 +179,15 @@ def _checked(channel: str, header: dict, parts: list[bytes]) -> ClientMessage:
 
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _encodable(obj) -> bool:
+    """Whether ``obj`` can be sent as JSON (no NaN or infinity, no lone surrogate, not too deep)."""
+    try:
+        _dumps(obj)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 # -- encoding what clients receive ---------------------------------------------------------------------------

@@ -94,6 +94,15 @@ class KernelEnvironment(models.Model):
         blank=True,
         help_text=_("Seconds after which a kernel is shut down even when busy; blank for no limit."),
     )
+    max_busy_time = models.PositiveIntegerField(
+        _("maximum busy time"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Seconds one execution may keep a kernel busy; a kernel busy for longer that does not answer is "
+            "restarted. 0 for no limit, blank for the default (LMS_KERNELS['MAX_BUSY_TIME'])."
+        ),
+    )
     output_cap = models.PositiveBigIntegerField(
         _("output cap"),
         null=True,

@@ -96,6 +96,38 @@ class Kernel(models.Model):
         editable=False,
         help_text=_("How many processes this kernel has had: 1, plus one per restart."),
     )
+    restart_count = models.PositiveIntegerField(
+        _("automatic restarts in a row"),
+        default=0,
+        editable=False,
+        help_text=_(
+            "Automatic restarts since the kernel last ran for STABLE_START_TIME seconds; past RESTART_LIMIT "
+            "the kernel is left dead. A restart the learner asks for sets it back to 0."
+        ),
+    )
+    restarted_at = models.DateTimeField(
+        _("automatically restarted at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the kernel was last restarted automatically, after it died."),
+    )
+    busy_since = models.DateTimeField(
+        _("busy since"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When the kernel last became busy; empty while it is not busy."),
+    )
+    unresponsive_since = models.DateTimeField(
+        _("not responding since"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When a busy kernel was found not to answer on its shell channel; empty once it answers again."
+        ),
+    )
     created = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_activity = models.DateTimeField(_("last activity"), default=timezone.now)
 

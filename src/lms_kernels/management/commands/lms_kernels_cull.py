@@ -1,5 +1,6 @@
-"""``manage.py lms_kernels_cull``: shut down idle, too old and lost kernels now (see lms_kernels.culling),
-then end overdue waits in the queue and start waiting kernels that fit (see lms_kernels.queue)."""
+"""``manage.py lms_kernels_cull``: shut down idle, too old and lost kernels now, and restart stuck ones (see
+lms_kernels.culling), then end overdue waits in the queue and start waiting kernels that fit (see
+lms_kernels.queue)."""
 
 from django.core.management.base import BaseCommand
 
@@ -9,7 +10,8 @@ from ...queue import process_queue
 
 class Command(BaseCommand):
     help = (
-        "Shut down kernels that are idle past their timeout, older than their maximum age, or lost; then end "
+        "Shut down kernels that are idle past their timeout, older than their maximum age, or lost; restart "
+        "kernels busy past their maximum busy time that do not answer; then end "
         "waits in the queue older than QUEUE_TIMEOUT and start waiting kernels that fit. The repeating "
         "background task does the same every CULL_INTERVAL seconds; use this from cron instead."
     )
@@ -17,8 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         culled = cull_kernels()
         for item in culled:
+            done = "restarted" if item.reason == "stuck" else "culled"  # busy past its maximum, not answering
             self.stdout.write(
-                f"culled {item.kernel_id} ({item.environment}, user {item.owner_id}): {item.reason}"
+                f"{done} {item.kernel_id} ({item.environment}, user {item.owner_id}): {item.reason}"
             )
         self.stdout.write(self.style.SUCCESS(f"{len(culled)} kernel(s) culled."))
         ended, started = process_queue()
