@@ -2,7 +2,9 @@
 
 Every request is the learner's own: the state is looked up by ``(request.user, page, block)``, so another
 learner's state cannot even be named (it is a 404 like a missing one). Unsafe methods need Django's CSRF token
-(DRF's session authentication). Bodies larger than the limits are refused before they are parsed (``413``).
+(DRF's session authentication). Bodies larger than the limits are refused before they are parsed (``413``);
+bodies that are not JSON, nest deeper than 64 levels, or hold a lone surrogate or an out-of-range number are a
+``400`` (:class:`lms_common.parsers.StrictJSONParser`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+
+from lms_common.parsers import StrictJSONParser
 
 from ..conf import app_settings
 from ..models import CellState
@@ -42,6 +46,9 @@ class _CellStateBase(GenericAPIView):
     # The learner's own pages call it: the Django session, with DRF's CSRF check on unsafe methods.
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
+    # JSON only, and only JSON the database and the renderer can take back: too deep a nesting, a lone
+    # surrogate or a number out of range is a 400 that says what and where.
+    parser_classes = [StrictJSONParser]
     filter_backends = []
     pagination_class = None
 
