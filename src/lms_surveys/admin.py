@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from survey.admin import QuestionInline, SurveyAdmin
 from survey.models import Survey
 
+from lms_common import converters
+
 from . import exports, reports
 from .models import ContentSurvey, QuestionOptions, Scope, SurveyInvitation, SurveyResponse
 from .models.targets import CORE_MODELS, core_installed
@@ -144,9 +146,10 @@ class LmsSurveyAdmin(SurveyAdmin):
         )
 
     def get_urls(self):
+        converters.register()
         view = self.admin_site.admin_view
         return [
-            path("<int:pk>/report/", view(self.report_view), name="lms_surveys_report"),
+            path("<lms_id:pk>/report/", view(self.report_view), name="lms_surveys_report"),
             path(
                 "course-report/<path:key>/", view(self.course_report_view), name="lms_surveys_course_report"
             ),

@@ -2,11 +2,15 @@
 
 from django.urls import include, path
 
+from lms_common import converters
+
 from . import views
 
 app_name = "lms_surveys"
 
+converters.register()  # <lms_id:...>: ids past 64 bits are a 404, not an overflow in the database
+
 urlpatterns = [
-    path("<int:pk>/", views.take_survey, name="take"),
+    path("<lms_id:pk>/", views.take_survey, name="take"),
     path("api/", include("lms_surveys.api.urls")),
 ]

@@ -21,11 +21,14 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from survey.models import Answer
+
+from lms_common.parsers import StrictJSONParser
 
 from .. import exports, reports, services
 from ..models import ContentSurvey, Scope, SurveyInvitation, SurveyResponse
@@ -44,6 +47,9 @@ from .serializers import (
 
 NOT_FOUND = _("No survey here.")
 
+#: JSON within bounds (nesting, lone surrogates, numbers out of range are a 400 with a message), or a form.
+PARSERS = [StrictJSONParser, FormParser, MultiPartParser]
+
 
 class ResponsePagination(LimitOffsetPagination):
     default_limit = 50
@@ -51,7 +57,10 @@ class ResponsePagination(LimitOffsetPagination):
 
 
 def _target_of(survey_pk) -> ContentSurvey:
-    return get_object_or_404(ContentSurvey.objects.select_related("survey"), survey_id=survey_pk)
+    target = ContentSurvey.objects.select_related("survey").filter(survey_id=survey_pk).first()
+    if target is None:
+        raise Http404(NOT_FOUND)
+    return target
 
 
 def _visible_target(request, target: ContentSurvey) -> ContentSurvey:
@@ -133,6 +142,7 @@ class SubmitView(APIView):
     """Answer a survey. The answers are checked the way django-survey-and-report's form checks them."""
 
     permission_classes = [AllowAny]
+    parser_classes = PARSERS
 
     @extend_schema(request=SubmitSerializer, responses={201: ResponseSerializer})
     def post(self, request, pk):
@@ -164,6 +174,7 @@ class MyResponseView(generics.RetrieveAPIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = ResponseSerializer
+    parser_classes = PARSERS
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular looking at the view
