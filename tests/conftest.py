@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import uuid
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -183,7 +184,46 @@ def pytest_runtest_setup(item):
             require_component(marker.name, item.nodeid)
 
 
+@cache
+def _leftovers_module():
+    """``scripts/leftovers.py``, loaded by path (``scripts/`` is not a package)."""
+    spec = importlib.util.spec_from_file_location("_groundup_leftovers", ROOT / "scripts" / "leftovers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_leftovers: list = []
+
+
+def pytest_configure(config):
+    # Every process this session starts (servers, workers, kernels, relays) inherits the marker, so the ones
+    # still running at the end can be found, however they detached.
+    os.environ[_leftovers_module().SESSION_MARKER] = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Processes this session started and left running: listed, killed, and a failure under ``CI=true``."""
+    leftovers = _leftovers_module()
+    session_id = os.environ.get(leftovers.SESSION_MARKER)
+    if not session_id or not Path("/proc/self/environ").exists():
+        return
+    _leftovers[:] = leftovers.settle(session_id, leftovers.SESSION_MARKER)
+    if _leftovers:
+        leftovers.kill(_leftovers)
+        if IN_CI:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter):
+    if _leftovers:
+        terminalreporter.section("processes left running")
+        for leftover in _leftovers:
+            terminalreporter.write_line(str(leftover))
+        verdict = "killed; the run fails (CI=true)" if IN_CI else "killed"
+        terminalreporter.write_line(
+            f"{len(_leftovers)} process(es) outlived the tests that started them: {verdict}"
+        )
     if not _missing:
         return
     terminalreporter.section("missing components")

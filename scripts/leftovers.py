@@ -1,0 +1,86 @@
+"""Processes a test run left behind (stdlib only, Linux ``/proc``).
+
+``scripts/run_tests.py`` (and, when run on its own, each pytest session) puts a marker in the environment,
+``LMS_TEST_RUN_ID=<random id>``. Every process the run starts inherits it: servers, task workers, ipykernel
+kernels and the iopub relays the local backend starts beside them, even after they detach into their own
+session. At the end, any process still carrying the marker was left behind. Processes of other runs in the
+same checkout carry another id, so they are never counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+#: Set by ``scripts/run_tests.py`` for the whole run.
+MARKER = "LMS_TEST_RUN_ID"
+#: Set by ``tests/conftest.py`` for one pytest session.
+SESSION_MARKER = "LMS_TEST_SESSION_ID"
+
+
+class Leftover(NamedTuple):
+    pid: int
+    command: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid}: {self.command[:200]}"
+
+
+def _ancestors(pid: int) -> set[int]:
+    found = set()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def find(run_id: str, marker: str = MARKER) -> list[Leftover]:
+    """The live processes whose environment carries ``marker=run_id``, except us and our ancestors."""
+    needle = f"{marker}={run_id}".encode()
+    ours = _ancestors(os.getpid())
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid in ours:
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # a zombie: already dead, its parent has not reaped it yet
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append(Leftover(pid, command or f"[{entry.name}]"))
+    return sorted(found, key=lambda leftover: leftover.pid)
+
+
+def settle(run_id: str, marker: str = MARKER, grace: float = 5.0) -> list[Leftover]:
+    """:func:`find`, waiting up to ``grace`` seconds for processes that are already on their way out."""
+    deadline = time.monotonic() + grace
+    while (leftovers := find(run_id, marker)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return leftovers
+
+
+def kill(leftovers: list[Leftover], timeout: float = 5.0) -> None:
+    """SIGTERM each left-over process, then SIGKILL what is still there after ``timeout`` seconds."""
+    for leftover in leftovers:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(leftover.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    alive = list(leftovers)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [leftover for leftover in alive if Path(f"/proc/{leftover.pid}").exists()]
+    for leftover in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(leftover.pid, signal.SIGKILL)
