@@ -15,7 +15,14 @@ Steps, in order (each is timed; the run fails if any step fails):
    (real server processes, real Jupyter clients) included;
 7. pytest with each app installed alone (``tests/projects/*_only``) on SQLite, without the ``slow`` tests;
 8. pytest with every app on PostgreSQL, without the ``slow``, ``docker`` and ``browser`` tests;
-9. a shorter leg on the newest line: Python 3.12+ with Django 6.x, SQLite (when such an interpreter exists).
+9. the wheel (``scripts/wheel_smoke.py``): the sdist and the wheel built once, the wheel's contents checked, then
+   each extra alone (none, kernels, docker, gateway, cms, surveys) installed from the wheel into a fresh virtual
+   environment, with a fresh ``startproject``: ``check --deploy``, ``migrate`` and a smoke test;
+10. a shorter leg on the newest line: Python 3.12+ with Django 6.x, SQLite (when such an interpreter exists).
+
+Every step runs with ``LMS_TEST_RUN_ID`` set to an id of this run; each process that inherits it (servers, task
+workers, kernels, relays) and is still running after its step is listed in the summary and killed, and fails the
+run under ``CI=true``.
 
 Without ``CI=true`` a missing component skips the tests that need it, and the summary says which. With
 ``CI=true`` a missing component fails the run.
@@ -34,7 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+
+import leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -57,6 +67,8 @@ class Runner:
         self.results: list[tuple[str, str, float]] = []
         self.services: dict = {}
         self.missing_report = Path(tempfile.mkstemp(prefix="groundup-missing-", suffix=".jsonl")[1])
+        self.run_id = uuid.uuid4().hex
+        self.leftovers: list[tuple[str, leftovers.Leftover]] = []
 
     # -- helpers -----------------------------------------------------------------------------------------
 
@@ -69,14 +81,27 @@ class Runner:
             return True
         self.banner(f"{name}: {' '.join(command)}")
         started = time.monotonic()
-        code = subprocess.call(command, cwd=cwd, env={**os.environ, **(env or {})})
+        code = subprocess.call(
+            command, cwd=cwd, env={**os.environ, **(env or {}), leftovers.MARKER: self.run_id}
+        )
         elapsed = time.monotonic() - started
+        self.collect_leftovers(name)
         if code == 5 and "pytest" in " ".join(command):
             status = "FAILED (no tests collected)"
         else:
             status = "ok" if code == 0 else f"FAILED (exit {code})"
         self.results.append((name, status, elapsed))
         return code == 0
+
+    def collect_leftovers(self, step: str) -> None:
+        """Kill the processes of this run that outlived ``step``, and remember them for the summary."""
+        found = leftovers.settle(self.run_id)
+        if found:
+            print(f"\n{step}: {len(found)} process(es) left running; killing them:", flush=True)
+            for leftover in found:
+                print(f"  {leftover}", flush=True)
+            leftovers.kill(found)
+            self.leftovers += [(step, leftover) for leftover in found]
 
     def note(self, name: str, status: str) -> None:
         self.results.append((name, status, 0.0))
@@ -203,6 +228,20 @@ class Runner:
             python=python,
         )
 
+    def wheel(self, python: str) -> None:
+        """The sdist and wheel, and each extra alone installed from the wheel; each leg's time in the summary."""
+        report = Path(tempfile.mkstemp(prefix="groundup-wheel-", suffix=".json")[1])
+        jobs = str(max(2, min(3, os.cpu_count() or 1)))
+        command = [python, str(ROOT / "scripts" / "wheel_smoke.py"), "--jobs", jobs, "--report", str(report)]
+        self.run("wheel", command)
+        try:
+            legs = json.loads(report.read_text() or "[]")
+        except ValueError:
+            legs = []
+        report.unlink(missing_ok=True)
+        for leg in legs:
+            self.results.append((f"  wheel: {leg['extra']}", leg["status"], leg["seconds"]))
+
     def frontend(self) -> None:
         """Build the Jupyter block's bundle from its lockfile; fail if the committed bundle differs."""
         if "frontend" in self.args.skip:
@@ -272,10 +311,15 @@ class Runner:
             self.note("pytest: all apps, PostgreSQL", "FAILED (PostgreSQL is missing, CI=true)")
         else:
             self.note("pytest: all apps, PostgreSQL", "not run: PostgreSQL is missing")
+        self.wheel(python)
         self.newest_line(env)
         return self.summary()
 
     def summary(self) -> int:
+        self.collect_leftovers("the run")
+        if self.leftovers:
+            status = f"{len(self.leftovers)} left running, killed"
+            self.note("left-over processes", f"FAILED ({status}, CI=true)" if IN_CI else status)
         self.banner("summary")
         width = max(len(name) for name, _, _ in self.results)
         for name, status, elapsed in self.results:
@@ -285,6 +329,10 @@ class Runner:
             print("\nComponents that were missing:")
             for name, reason in sorted(missing.items()):
                 print(f"  {name}: {reason}")
+        if self.leftovers:
+            print("\nProcesses left running after their step (killed):")
+            for step, leftover in self.leftovers:
+                print(f"  after {step}: {leftover}")
         skipped = {}
         for line in self.missing_report.read_text().splitlines():
             entry = json.loads(line)
@@ -314,7 +362,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="STEP",
-        help="skip a step: ruff, ruff-format, frontend, import-contract, migrations, docs, pytest, newest",
+        help="skip a step: ruff, ruff-format, frontend, import-contract, migrations, docs, pytest, wheel, newest",
     )
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for every pytest run (after --)")
     args = parser.parse_args()
