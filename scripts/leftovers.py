@@ -22,6 +22,15 @@ MARKER = "LMS_TEST_RUN_ID"
 SESSION_MARKER = "LMS_TEST_SESSION_ID"
 
 
+#: Helpers that live exactly as long as the process that started them (multiprocessing's resource tracker and
+#: fork server end when their parent does): not left over while that parent is one of us.
+HELPERS = (
+    "multiprocessing.resource_tracker",
+    "multiprocessing.forkserver",
+    "multiprocessing.semaphore_tracker",
+)
+
+
 class Leftover(NamedTuple):
     pid: int
     command: str
@@ -54,9 +63,12 @@ def find(run_id: str, marker: str = MARKER) -> list[Leftover]:
         try:
             if needle not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            if state == "Z":
                 continue  # a zombie: already dead, its parent has not reaped it yet
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            if int(ppid) in ours and any(helper in command for helper in HELPERS):
+                continue
         except OSError:
             continue
         found.append(Leftover(pid, command or f"[{entry.name}]"))
