@@ -247,14 +247,20 @@ GROUNDUP_DEMO_LOADERS = [
     "groundup_site.demo_lessons.load_more_lessons",
 ]
 
+# Kernel clients may pass their API token in the WebSocket's URL (?token=...), and uvicorn logs every
+# WebSocket handshake with its query string on "uvicorn.error" (access log or not): RedactTokens replaces
+# such values with [redacted]. Django applies this when the ASGI application is imported, before uvicorn
+# serves (and so logs) anything; uvicorn's own handlers still print its records.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_tokens": {"()": "lms_kernels.logging.RedactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         "django": {"level": "INFO"},
         "background_task": {"level": "INFO"},
         "survey": {"level": "WARNING"},
+        "uvicorn.error": {"level": "INFO", "filters": ["redact_tokens"]},
     },
 }
