@@ -22,7 +22,10 @@ key                             meaning (default)
 ``KERNELSPECS_CACHE_SECONDS``   how long a fetched list is cached (``60``)
 ``NOTEBOOK_MAX_BYTES``          the largest ``.ipynb`` accepted for import (``20 MB``)
 ``NOTEBOOK_MAX_CELLS``          the most cells a notebook may have (``2000``)
-``NOTEBOOK_MAX_IMAGE_PIXELS``   the largest image (width x height) taken from a notebook (``40_000_000``)
+``NOTEBOOK_MAX_IMAGE_PIXELS``   the largest image (width x height) taken from a notebook (``40_000_000``; Pillow's
+                                ``MAX_IMAGE_PIXELS`` when that is lower)
+``NOTEBOOK_MAX_IMAGES``         the most images (attachments and image outputs) a notebook may have (``500``)
+``NOTEBOOK_MAX_TOTAL_PIXELS``   the most pixels of all a notebook's images together (``200_000_000``)
 ``PREVIEW_TOKEN_MAX_AGE``       seconds a headless preview token stays valid (``3600``)
 =============================== ================================================================================
 
@@ -58,6 +61,12 @@ def _positive_int(value):
     return None
 
 
+def _positive_count(value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return f"must be a positive integer, not {value!r}."
+    return None
+
+
 def _optional_url(value):
     if value is not None and not isinstance(value, str):
         return "must be a URL or path string, or None."
@@ -89,6 +98,10 @@ DEFAULTS: dict = {
     "NOTEBOOK_MAX_BYTES": 20 * 1024 * 1024,
     "NOTEBOOK_MAX_CELLS": 2000,
     "NOTEBOOK_MAX_IMAGE_PIXELS": 40_000_000,
+    # Budgets of one import, checked from the images' headers before any is decoded: hundreds of ordinary plots
+    # (matplotlib's 640 x 480 is 0.3 megapixels) pass; decoding takes about a second per 40 megapixels.
+    "NOTEBOOK_MAX_IMAGES": 500,
+    "NOTEBOOK_MAX_TOTAL_PIXELS": 200_000_000,
     "PREVIEW_TOKEN_MAX_AGE": 3600,
 }
 
@@ -109,6 +122,8 @@ app_settings = AppSettings(
         "NOTEBOOK_MAX_BYTES": _positive_number,
         "NOTEBOOK_MAX_CELLS": _positive_number,
         "NOTEBOOK_MAX_IMAGE_PIXELS": _positive_number,
+        "NOTEBOOK_MAX_IMAGES": _positive_count,
+        "NOTEBOOK_MAX_TOTAL_PIXELS": _positive_count,
         "PREVIEW_TOKEN_MAX_AGE": _positive_number,
         "KERNEL_WEBSOCKET_URL": _optional_url,
         "SESSION_PATH": _session_path,

@@ -33,6 +33,13 @@ class NotebookImportForm(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["notebook"].help_text = _(
+            "At most %(size).1f MB, %(images)s images and %(pixels)s megapixels of images in all."
+        ) % {
+            "size": app_settings.NOTEBOOK_MAX_BYTES / 1e6,
+            "images": app_settings.NOTEBOOK_MAX_IMAGES,
+            "pixels": f"{app_settings.NOTEBOOK_MAX_TOTAL_PIXELS / 1e6:.1f}".removesuffix(".0"),
+        }
         models = lesson_page_models()
         self.page_models = {model._meta.label_lower: model for model in models}
         self.fields["page_type"].choices = [

@@ -4,12 +4,17 @@ bad input (broken, huge, unknown kernel, undecodable image) leaving nothing behi
 from __future__ import annotations
 
 import base64
+import io
 import json
+import struct
+import zlib
 from io import StringIO
+from pathlib import Path
 
 import nbformat
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image as PILImage
 from wagtail.images import get_image_model
 from wagtail.models import Page, Revision
 
@@ -199,7 +204,7 @@ def test_undecodable_image_leaves_nothing_half_imported(site_root, notebook_byte
         b"definitely not a png"
     ).decode()
     before = counts()
-    with pytest.raises(NotebookImageError, match="cannot be decoded"):
+    with pytest.raises(NotebookImageError, match=r"^The image in cell 4, output 1 cannot be read as a PNG"):
         import_notebook(json.dumps(notebook), parent=site_root)
     assert counts() == before
 
@@ -295,7 +300,7 @@ def test_admin_upload_of_an_undecodable_image_says_so(admin_client_, site_root, 
         },
     )
     assert response.status_code == 400
-    assert "The image x.png in the notebook cannot be decoded" in response.content.decode()
+    assert "The image in cell 1, attachment x.png cannot be read as a PNG, JPEG" in response.content.decode()
     assert counts() == before
 
 
@@ -321,3 +326,239 @@ def test_import_of_an_older_notebook_with_tables_jpeg_and_html(site_root):
     assert base64.b64decode(jpeg["data"]["image/jpeg"])[:2] == b"\xff\xd8"
     assert table["data"]["text/html"] == "<table><tr><td>한글</td></tr></table>"
     assert get_image_model().objects.count() == 3
+
+
+# -- images that do not decode, image budgets, nothing left behind ---------------------------------------------
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def truncated_png(size=(64, 48)) -> bytes:
+    """A PNG whose signature, header and chunk checksums are all valid, but whose pixel data stops half way (as
+    a notebook cut short by a crashed kernel or a bad merge has it): only decoding it shows it is broken."""
+    width, height = size
+    rows = b"".join(b"\x00" + bytes((x * 7 + y) % 256 for x in range(width * 3)) for y in range(height))
+    pixels = zlib.compress(rows)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", pixels[: len(pixels) // 2])
+        + _chunk(b"IEND", b"")
+    )
+
+
+def bomb_png(size=(100_000, 100_000)) -> bytes:
+    """A PNG claiming ten gigapixels (what a decompression bomb declares), whose pixels are a few bytes of zlib."""
+    width, height = size
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    pixels = zlib.compress(bytes(1_000_000), 9)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", pixels) + _chunk(b"IEND", b"")
+
+
+def image_notebook(*images, mime="image/png") -> str:
+    """A notebook with one code cell per image, each showing it as its first output (base64 ``str`` or bytes)."""
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cells = [
+        new_code_cell(
+            f"plot({number})",
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={mime: image if isinstance(image, str) else base64.b64encode(image).decode()},
+                )
+            ],
+        )
+        for number, image in enumerate(images, start=1)
+    ]
+    return nbformat.writes(
+        new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    )
+
+
+def media_files(settings) -> set[str]:
+    root = Path(settings.MEDIA_ROOT)
+    return (
+        {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+        if root.exists()
+        else set()
+    )
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fails the test if any image's pixels are decoded (reading its header is fine)."""
+    from PIL import ImageFile
+
+    def load(self):
+        raise AssertionError(f"a {self.size[0]} x {self.size[1]} image was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def _jpeg_cut_short():
+    buffer = io.BytesIO()
+    PILImage.radial_gradient("L").resize((400, 300)).save(buffer, format="JPEG")
+    return buffer.getvalue()[: buffer.tell() // 2]
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (truncated_png(), "cannot be decoded: image file is truncated"),
+        (_jpeg_cut_short(), "cannot be decoded: image file is truncated"),
+        ("this is not base64 !!!", "is not valid base64"),
+        (b"GIF89a but nothing after it", "cannot be read as a PNG, JPEG, GIF or WebP image"),
+        (png_bytes(fmt="BMP"), "cannot be read as a PNG, JPEG, GIF or WebP image"),
+        (png_bytes()[:20], "cannot be read as a PNG, JPEG, GIF or WebP image"),  # cut inside its header
+        (bomb_png(), r"is too large: it claims over \d+ pixels \(a decompression bomb\)"),
+        (
+            bomb_png((10_000, 10_000)),
+            r"is too large: 10000 x 10000 pixels; the largest accepted is 40000000 pixels "
+            r"\(NOTEBOOK_MAX_IMAGE_PIXELS\)\.",
+        ),
+    ],
+    ids=[
+        "png-cut-short",
+        "jpeg-cut-short",
+        "bad-base64",
+        "not-an-image",
+        "bmp",
+        "header-cut",
+        "bomb",
+        "100mp",
+    ],
+)
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, for the 100 MP one
+def test_an_undecodable_image_is_refused_naming_its_cell_and_output(site_root, settings, image, message):
+    before, files = counts(), media_files(settings)
+    data = image_notebook(png_bytes("blue"), image)
+    with pytest.raises(NotebookImageError, match=f"^The image in cell 2, output 1 {message}") as info:
+        import_notebook(data, parent=site_root)
+    assert (info.value.cell, info.value.output) == (2, 1)
+    assert counts() == before and media_files(settings) == files
+
+
+def test_a_refused_import_leaves_no_file_behind(site_root, settings):
+    """The third image is broken: the first two are not written either (the whole import is refused)."""
+    before = media_files(settings)
+    data = image_notebook(png_bytes("red"), png_bytes("green"), truncated_png())
+    with pytest.raises(NotebookImageError, match="cell 3, output 1"):
+        import_notebook(data, parent=site_root)
+    assert media_files(settings) == before
+    assert counts()[2] == 0
+    # and the same notebook without its broken image imports, writing its two images
+    page = import_notebook(image_notebook(png_bytes("red"), png_bytes("green")), parent=site_root)
+    written = media_files(settings) - before
+    assert len(written) == 2 and all(name.startswith("original_images/cell") for name in written)
+    assert [child.value["outputs"][0]["data"]["image/png"][:4] for child in page.body] == ["iVBO", "iVBO"]
+
+
+def test_a_failure_after_the_images_are_written_removes_them(site_root, settings):
+    """The page cannot be made (its slug is taken) once its images are saved: their files go with them."""
+    import_notebook(image_notebook(png_bytes("red")), parent=site_root, slug="taken")
+    before, files = counts(), media_files(settings)
+    with pytest.raises(NotebookInvalid, match="slug"):
+        import_notebook(image_notebook(png_bytes("red"), png_bytes("green")), parent=site_root, slug="taken")
+    assert counts() == before and media_files(settings) == files
+
+
+def test_too_many_images_are_refused_before_any_is_decoded(site_root, settings, no_decoding):
+    settings.LMS_CMS_BLOCKS = {**settings.LMS_CMS_BLOCKS, "NOTEBOOK_MAX_IMAGES": 2}
+    with pytest.raises(
+        NotebookTooLarge, match=r"^The notebook has 3 images; the most accepted is 2 \(NOTEBOOK_MAX_IMAGES\)"
+    ):
+        import_notebook(image_notebook(png_bytes(), png_bytes(), png_bytes()), parent=site_root)
+
+
+def test_too_many_pixels_in_all_are_refused_before_any_is_decoded(site_root, settings, no_decoding):
+    """414 images of 36 megapixels each (a 19 MB notebook took two minutes to import): refused from the
+    headers alone, naming the budget and the setting that raises it."""
+    buffer = io.BytesIO()
+    PILImage.new("1", (6000, 6000)).save(buffer, format="PNG")  # 36 megapixels in a few kilobytes
+    data = image_notebook(*[buffer.getvalue()] * 414)
+    files = media_files(settings)
+    with pytest.raises(NotebookTooLarge) as info:
+        import_notebook(data, parent=site_root)
+    assert str(info.value) == (
+        "The notebook's images have 14904 megapixels in all; the most accepted is 200 megapixels "
+        "(NOTEBOOK_MAX_TOTAL_PIXELS)."
+    )
+    assert media_files(settings) == files and counts()[2] == 0
+
+
+def test_one_image_over_pillows_bomb_guard_is_refused(site_root, monkeypatch, no_decoding):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the site lowered Pillow's guard below 40 x 30
+    with pytest.raises(NotebookImageError, match=r"40 x 30 pixels; the largest accepted is 1000 pixels"):
+        import_notebook(image_notebook(png_bytes(size=(40, 30))), parent=site_root)
+
+
+def test_hundreds_of_ordinary_plots_are_within_the_default_budgets(site_root, settings):
+    buffer = io.BytesIO()
+    PILImage.new("P", (640, 480), 3).save(buffer, format="PNG")  # matplotlib's default figure size
+    page = import_notebook(image_notebook(*[buffer.getvalue()] * 300), parent=site_root)
+    assert len(page.body) == 300 and get_image_model().objects.count() == 300
+    assert len(media_files(settings)) == 300
+
+
+def test_admin_upload_of_a_truncated_png_shows_the_form_with_the_message(
+    admin_client_, site_root, lesson_model
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    before = counts()
+    response = admin_client_.post(
+        "/cms/lms-cms-blocks/import-notebook/",
+        {
+            "notebook": SimpleUploadedFile(
+                "plots.ipynb", image_notebook(png_bytes(), truncated_png()).encode()
+            ),
+            "parent": site_root.pk,
+            "page_type": lesson_model._meta.label_lower,
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<form" in page and 'name="notebook"' in page  # the form again, to choose another file
+    assert "The image in cell 2, output 1 cannot be decoded: image file is truncated" in page
+    assert counts() == before
+
+
+def test_command_refuses_an_undecodable_image_with_exit_status_1(site_root, tmp_path, capsys, settings):
+    from lms_cms_blocks.management.commands.lms_cms_blocks_import_notebook import Command
+
+    path = tmp_path / "plots.ipynb"
+    path.write_text(image_notebook(png_bytes(), png_bytes(), truncated_png()))
+    files = media_files(settings)
+    with pytest.raises(SystemExit) as exit_:
+        Command().run_from_argv(
+            ["manage.py", "lms_cms_blocks_import_notebook", str(path), "--parent", str(site_root.pk)]
+        )
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.strip() == (
+        "CommandError: plots.ipynb: The image in cell 3, output 1 cannot be decoded: image file is truncated "
+        "(0 bytes not processed)."
+    )
+    assert media_files(settings) == files and counts()[2] == 0
+
+
+@pytest.mark.parametrize(
+    "value", [{"NOTEBOOK_MAX_IMAGES": 0}, {"NOTEBOOK_MAX_TOTAL_PIXELS": 2.5e8}, {"NOTEBOOK_MAX_IMAGES": True}]
+)
+def test_the_budget_settings_are_checked(settings, value):
+    from lms_cms_blocks.checks import settings_check
+
+    settings.LMS_CMS_BLOCKS = value
+    errors = settings_check()
+    assert [error.id for error in errors] == ["lms_cms_blocks.E004"]
+    assert "must be a positive integer" in errors[0].msg
+
+
+def test_the_upload_form_states_the_limits(admin_client_):
+    response = admin_client_.get("/cms/lms-cms-blocks/import-notebook/")
+    assert "At most 21.0 MB, 500 images and 200 megapixels of images in all." in response.content.decode()

@@ -25,7 +25,14 @@ class NotebookInvalid(NotebookError):
 
 
 class NotebookImageError(NotebookError):
+    """An image in the notebook cannot be taken: ``cell`` (1-based) and ``output`` (1-based) or ``attachment``
+    (its name) say which, where known."""
+
     code = "bad_image"
+
+    def __init__(self, detail=None, *, cell=None, output=None, attachment=None):
+        super().__init__(detail)
+        self.cell, self.output, self.attachment = cell, output, attachment
 
 
 class UnknownKernelspec(NotebookError):

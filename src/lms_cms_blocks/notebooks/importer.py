@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import re
 import uuid
@@ -25,6 +26,8 @@ __all__ = ["import_notebook", "lesson_page_models", "read_notebook"]
 CELL_META_KEY = "lms_cms_blocks"
 _ATTACHMENT = re.compile(r"attachment:([^)\s\"']+)")
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+#: The Pillow formats a notebook's images may have (those of ``IMAGE_MIMETYPES``; no other decoder is tried).
+_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
 
 
 def lesson_page_models() -> list[type]:
@@ -90,66 +93,231 @@ def _text(source) -> str:
     return "".join(source) if isinstance(source, list) else (source or "")
 
 
+class _Picture:
+    """One image of the notebook (an attachment of a markdown cell or an image output of a code cell): where it
+    is, its base64 data, then its bytes and size once :meth:`_Importer.check` has read its header."""
+
+    def __init__(self, *, cell, data, mime, filename, title, output=None, attachment=None):
+        self.cell, self.output, self.attachment = cell, output, attachment
+        self.data, self.mime, self.filename, self.title = data, mime, filename, title
+        self.raw, self.width, self.height = b"", 0, 0
+        self.image = None  # the Wagtail image, once written
+
+    @property
+    def where(self) -> str:
+        if self.attachment is not None:
+            return _("cell %(cell)s, attachment %(name)s") % {"cell": self.cell, "name": self.attachment}
+        return _("cell %(cell)s, output %(output)s") % {"cell": self.cell, "output": self.output}
+
+    def error(self, message, **params) -> NotebookImageError:
+        return NotebookImageError(
+            message % {"where": self.where, **params},
+            cell=self.cell,
+            output=self.output,
+            attachment=self.attachment,
+        )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f}".removesuffix(".0")
+
+
 class _Importer:
+    """Reads a notebook's images in three steps, so that a refused import writes nothing: :meth:`collect` finds
+    them, :meth:`check` reads their headers against the budgets (image count, pixels of each image and of all of
+    them) and only then decodes each one, :meth:`write` saves them (:meth:`remove_files` undoes it)."""
+
     def __init__(self, notebook, *, environment, collection, name):
         self.notebook = notebook
         self.environment = environment
         self.collection = collection
         self.name = name
+        self.pictures: dict[tuple, _Picture] = {}
         self.images_made = []
 
-    def image(self, data, mime, filename, title):
-        """A Wagtail image from base64 ``data``; :class:`NotebookImageError` when it does not decode."""
+    # -- 1. find the images --------------------------------------------------------------------------------------
+
+    def collect(self):
+        for index, cell in enumerate(self.notebook.cells, start=1):
+            if cell.cell_type == "markdown":
+                attachments = cell.get("attachments") or {}
+                for name in dict.fromkeys(_ATTACHMENT.findall(_text(cell.source))):
+                    bundle = attachments.get(name)
+                    if not isinstance(bundle, dict):
+                        raise NotebookInvalid(
+                            _(
+                                "A markdown cell refers to the attachment %(name)s, which the notebook does not "
+                                "have."
+                            )
+                            % {"name": name}
+                        )
+                    mime = next((m for m in IMAGE_MIMETYPES if m in bundle), None)
+                    if mime is None:
+                        raise NotebookImageError(
+                            _("The attachment %(name)s is not a PNG, JPEG, GIF or WebP image.")
+                            % {"name": name},
+                            cell=index,
+                            attachment=name,
+                        )
+                    self.pictures[(index, "attachment", name)] = _Picture(
+                        cell=index,
+                        attachment=name,
+                        data=bundle[mime],
+                        mime=mime,
+                        filename=_safe_filename(name, mime),
+                        title=f"{self.name} · {name}",
+                    )
+            elif cell.cell_type == "code":
+                for number, output in enumerate(cell.get("outputs") or [], start=1):
+                    data = output.get("data")
+                    if not isinstance(data, dict):
+                        continue
+                    for mime in IMAGE_MIMETYPES:
+                        if mime in data:
+                            self.pictures[(index, number, mime)] = _Picture(
+                                cell=index,
+                                output=number,
+                                data=data[mime],
+                                mime=mime,
+                                filename=f"cell{index}-output{number}.{_EXTENSIONS[mime]}",
+                                title=f"{self.name} · cell {index} output {number}",
+                            )
+
+    # -- 2. check them: budgets from the headers, then decode each -----------------------------------------------
+
+    def check(self):
         from PIL import Image as PILImage
-        from wagtail.images import get_image_model
+
+        pictures = list(self.pictures.values())
+        limit = app_settings.NOTEBOOK_MAX_IMAGES
+        if len(pictures) > limit:
+            raise NotebookTooLarge(
+                _("The notebook has %(count)s images; the most accepted is %(limit)s (%(setting)s).")
+                % {"count": len(pictures), "limit": limit, "setting": "NOTEBOOK_MAX_IMAGES"}
+            )
+        each, setting = app_settings.NOTEBOOK_MAX_IMAGE_PIXELS, "NOTEBOOK_MAX_IMAGE_PIXELS"
+        guard = PILImage.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb guard, where the site lowered it
+        if guard and guard < each:
+            each, setting = guard, "PIL.Image.MAX_IMAGE_PIXELS"
+        total = 0
+        for picture in pictures:
+            self._read_header(picture)
+            if picture.width * picture.height > each:
+                raise picture.error(
+                    _(
+                        "The image in %(where)s is too large: %(width)s x %(height)s pixels; the largest accepted "
+                        "is %(limit)s pixels (%(setting)s)."
+                    ),
+                    width=picture.width,
+                    height=picture.height,
+                    limit=each,
+                    setting=setting,
+                )
+            total += picture.width * picture.height
+        limit = app_settings.NOTEBOOK_MAX_TOTAL_PIXELS
+        if total > limit:
+            raise NotebookTooLarge(
+                _(
+                    "The notebook's images have %(total)s megapixels in all; the most accepted is %(limit)s "
+                    "megapixels (%(setting)s)."
+                )
+                % {
+                    "total": _megapixels(total),
+                    "limit": _megapixels(limit),
+                    "setting": "NOTEBOOK_MAX_TOTAL_PIXELS",
+                }
+            )
+        for picture in pictures:  # within the budgets: now decode them, one at a time
+            self._decode(picture)
+
+    @staticmethod
+    def _read_header(picture):
+        """The image's bytes and size, from its header only (nothing is decoded)."""
+        from PIL import Image as PILImage
+
+        text = "".join(_text(picture.data).split())  # Jupyter wraps base64 in lines
+        try:
+            picture.raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise picture.error(_("The image in %(where)s is not valid base64 data.")) from None
+        try:
+            with PILImage.open(io.BytesIO(picture.raw), formats=_FORMATS) as probe:
+                picture.width, picture.height = probe.size
+        # Pillow refuses over twice its MAX_IMAGE_PIXELS (and warns over it: an error where warnings are errors)
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+            raise picture.error(
+                _(
+                    "The image in %(where)s is too large: it claims over %(limit)s pixels (a decompression bomb)."
+                ),
+                limit=2 * PILImage.MAX_IMAGE_PIXELS,
+            ) from None
+        except Exception:  # Pillow raises many kinds on bytes that are not an image of a format it was given
+            raise picture.error(
+                _("The image in %(where)s cannot be read as a PNG, JPEG, GIF or WebP image.")
+            ) from None
+
+    @staticmethod
+    def _decode(picture):
+        """Decode the whole image (a header can be fine and the pixel data cut short or corrupt)."""
+        from PIL import Image as PILImage
 
         try:
-            raw = base64.b64decode(_text(data), validate=False)
-            with PILImage.open(io.BytesIO(raw)) as probe:
-                width, height = probe.size
-                if width * height > app_settings.NOTEBOOK_MAX_IMAGE_PIXELS:
-                    raise NotebookImageError(
-                        _("The image %(name)s is too large (%(w)s x %(h)s pixels).")
-                        % {"name": filename, "w": width, "h": height}
-                    )
-                probe.verify()
-        except NotebookImageError:
-            raise
-        except (binascii.Error, ValueError, OSError, PILImage.DecompressionBombError, SyntaxError) as exc:
-            raise NotebookImageError(
-                _("The image %(name)s in the notebook cannot be decoded: %(reason)s")
-                % {"name": filename, "reason": exc}
+            with PILImage.open(io.BytesIO(picture.raw), formats=_FORMATS) as probe:
+                probe.verify()  # chunk checksums (PNG)
+            with PILImage.open(io.BytesIO(picture.raw), formats=_FORMATS) as image:
+                image.load()
+        except Exception as exc:  # truncated, corrupt: whatever the decoder says, the editor reads it
+            raise picture.error(
+                _("The image in %(where)s cannot be decoded: %(reason)s."), reason=str(exc).rstrip(".")
             ) from None
-        kwargs = {"title": title[:255]}
-        if self.collection is not None:
-            kwargs["collection"] = self.collection
-        image = get_image_model()(**kwargs)
-        image.file = ImageFile(io.BytesIO(raw), name=filename)
-        image.save()
-        self.images_made.append(image)
-        return image
 
-    def markdown(self, cell):
-        source = _text(cell.source)
-        attachments = cell.get("attachments") or {}
+    # -- 3. write them ---------------------------------------------------------------------------------------------
 
+    def write(self):
+        from wagtail.images import get_image_model
+
+        model = get_image_model()
+        for picture in self.pictures.values():
+            kwargs = {"title": picture.title[:255]}
+            if self.collection is not None:
+                kwargs["collection"] = self.collection
+            # width and height given: Django does not decode the image again to find them
+            image = model(
+                file=ImageFile(io.BytesIO(picture.raw), name=picture.filename),
+                width=picture.width,
+                height=picture.height,
+                **kwargs,
+            )
+            image.save()
+            self.images_made.append(image)
+            picture.image = image
+
+    def remove_files(self):
+        """Delete the files of the images written (and of any rendition made of them): their rows go with the
+        rolled-back transaction, their files would stay."""
+        from django.db import DatabaseError
+
+        for image in self.images_made:
+            names = [image.file.name]
+            renditions = getattr(image, "renditions", None)
+            if renditions is not None:
+                with contextlib.suppress(DatabaseError):
+                    names += [rendition.file.name for rendition in renditions.all()]
+            for name in names:
+                with contextlib.suppress(OSError):
+                    image.file.storage.delete(name)
+
+    # -- the blocks ----------------------------------------------------------------------------------------------
+
+    def markdown(self, cell, index):
         def replace(match):
-            name = match.group(1)
-            bundle = attachments.get(name)
-            if not isinstance(bundle, dict):
-                raise NotebookInvalid(
-                    _("A markdown cell refers to the attachment %(name)s, which the notebook does not have.")
-                    % {"name": name}
-                )
-            mime = next((m for m in IMAGE_MIMETYPES if m in bundle), None)
-            if mime is None:
-                raise NotebookImageError(
-                    _("The attachment %(name)s is not a PNG, JPEG, GIF or WebP image.") % {"name": name}
-                )
-            image = self.image(bundle[mime], mime, _safe_filename(name, mime), f"{self.name} · {name}")
-            return f"image:{image.pk}"
+            return f"image:{self.pictures[(index, 'attachment', match.group(1))].image.pk}"
 
-        return {"type": "markdown", "value": _ATTACHMENT.sub(replace, source), "id": str(uuid.uuid4())}
+        return {
+            "type": "markdown",
+            "value": _ATTACHMENT.sub(replace, _text(cell.source)),
+            "id": str(uuid.uuid4()),
+        }
 
     def code(self, cell, index):
         outputs = []
@@ -160,13 +328,7 @@ class _Importer:
                 data = dict(data)
                 for mime in IMAGE_MIMETYPES:
                     if mime in data:
-                        image = self.image(
-                            data[mime],
-                            mime,
-                            f"cell{index}-output{number}.{_EXTENSIONS[mime]}",
-                            f"{self.name} · cell {index} output {number}",
-                        )
-                        data[mime] = f"{IMAGE_REF}{image.pk}"
+                        data[mime] = f"{IMAGE_REF}{self.pictures[(index, number, mime)].image.pk}"
                 output["data"] = data
             outputs.append(_plain(output))
         hidden = cell.metadata.get(CELL_META_KEY) or {}
@@ -194,7 +356,7 @@ class _Importer:
         result = []
         for index, cell in enumerate(self.notebook.cells, start=1):
             if cell.cell_type == "markdown":
-                result.append(self.markdown(cell))
+                result.append(self.markdown(cell, index))
             elif cell.cell_type == "code":
                 result.append(self.code(cell, index))
             elif cell.cell_type == "raw":
@@ -272,8 +434,10 @@ def import_notebook(
 ):
     """Create a lesson page under ``parent`` from notebook ``data`` and return it.
 
-    Everything is checked before anything is written, and it is written in one transaction: a notebook that
-    fails leaves no page, revision or image behind.
+    Everything is checked before anything is written: the notebook's size and cells, its kernel, and its images
+    (their count and pixels from their headers, against the budgets, then each one decoded). It is written in one
+    transaction, and a failure while writing deletes the image files written: a notebook that fails leaves no
+    page, revision, image or file behind.
     """
     from django.core.exceptions import ValidationError
 
@@ -286,17 +450,24 @@ def import_notebook(
     env = resolve_environment(notebook, environment)
     name = PurePath(filename).stem or "notebook"
     title = (title or notebook_title(notebook, name)).strip()[:255] or name
+    importer = _Importer(notebook, environment=env, collection=collection, name=title)
+    importer.collect()
+    importer.check()  # every image read and decoded, within the budgets, before anything is written
     with transaction.atomic():
-        importer = _Importer(notebook, environment=env, collection=collection, name=title)
-        page = page_model(title=title, owner=user, live=False)
-        if slug:
-            page.slug = slug
-        page.body = importer.blocks()
         try:
-            parent.add_child(instance=page)
-        except ValidationError as exc:
-            raise NotebookInvalid("; ".join(exc.messages)) from None
-        revision = page.save_revision(user=user, log_action=True)
-        if publish:
-            revision.publish(user=user)
+            importer.write()
+            page = page_model(title=title, owner=user, live=False)
+            if slug:
+                page.slug = slug
+            page.body = importer.blocks()
+            try:
+                parent.add_child(instance=page)
+            except ValidationError as exc:
+                raise NotebookInvalid("; ".join(exc.messages)) from None
+            revision = page.save_revision(user=user, log_action=True)
+            if publish:
+                revision.publish(user=user)
+        except BaseException:
+            importer.remove_files()  # the transaction takes the rows back; the files are ours to delete
+            raise
     return page
