@@ -29,8 +29,8 @@ else:
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        # The Origin check of Channels' AllowedHostsOriginValidator, letting through Jupyter clients that are
-        # not browsers (no Origin, an API token): see lms_kernels.security.
+        # Django's CSRF origin check on the handshake (scheme, host and port), letting through Jupyter
+        # clients that are not browsers (no Origin, an API token): see lms_kernels.security.
         "websocket": KernelOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

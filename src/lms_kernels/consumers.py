@@ -2,8 +2,7 @@
 
 Refusals are reported with a close code (see :mod:`lms_kernels.exceptions`): the socket is accepted only
 to deliver the code and its reason, and nothing else is sent. Origin is checked by the project's
-``AllowedHostsOriginValidator`` (or :class:`~lms_kernels.security.KernelOriginValidator`) before this
-consumer runs.
+:class:`~lms_kernels.security.KernelOriginValidator` before this consumer runs.
 """
 
 from __future__ import annotations

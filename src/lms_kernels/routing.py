@@ -2,8 +2,8 @@
 
     KernelOriginValidator(AuthMiddlewareStack(URLRouter(lms_kernels.routing.websocket_urlpatterns)))
 
-:class:`~lms_kernels.security.KernelOriginValidator` is Channels' ``AllowedHostsOriginValidator`` except that
-it lets Jupyter clients that are not browsers (no ``Origin``, an API token) through.
+:class:`~lms_kernels.security.KernelOriginValidator` applies Django's CSRF origin check to the handshake, and
+lets Jupyter clients that are not browsers (no ``Origin``, an API token) through.
 
 The route lives under ``LMS_KERNELS["URL_PREFIX"]``, which must be where the project includes
 ``lms_kernels.urls`` (``lms_kernels.W102`` checks it).
