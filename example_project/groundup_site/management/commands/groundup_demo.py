@@ -1,4 +1,11 @@
-"""``manage.py groundup_demo``: migrate, load demo data, then serve the site with the task worker."""
+"""``manage.py groundup_demo``: migrate, load demo data, then serve the site with the task worker.
+
+Stopping it (Ctrl+C, or SIGTERM to this command) stops the server and the worker, then shuts down every kernel
+(and its iopub relay) in the demo's database, as Jupyter Server does when it exits: kernels outlive the ASGI
+server by design (several workers, restarts, deployments), so without this they would keep running with no
+server and no culler. ``--keep-kernels`` (or ``GROUNDUP_DEMO_KEEP_KERNELS = True``) keeps them instead, as a
+production server does; ``manage.py lms_kernels_shutdown_all`` shuts them down later.
+"""
 
 import os
 import signal
@@ -8,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -29,6 +37,21 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--ready-timeout", type=float, default=60.0, help="Seconds to wait for the server to answer."
+        )
+        keep = parser.add_mutually_exclusive_group()
+        keep.add_argument(
+            "--keep-kernels",
+            dest="keep_kernels",
+            action="store_true",
+            default=getattr(settings, "GROUNDUP_DEMO_KEEP_KERNELS", False),
+            help="When stopped, leave the kernels running (as a production server does across restarts); "
+            "the default comes from the GROUNDUP_DEMO_KEEP_KERNELS setting (False).",
+        )
+        keep.add_argument(
+            "--shutdown-kernels",
+            dest="keep_kernels",
+            action="store_false",
+            help="When stopped, shut down every kernel and its iopub relay (the default).",
         )
 
     def handle(self, *args, **options):
@@ -79,6 +102,8 @@ class Command(BaseCommand):
         def stop(signum, frame):
             nonlocal stopping
             stopping = True
+            # A second Ctrl+C while the kernels are being shut down stops waiting for them.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
@@ -105,6 +130,19 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+            self.stop_kernels(options["keep_kernels"])
+
+    def stop_kernels(self, keep: bool) -> None:
+        """Once the server and the worker are gone (nothing starts a kernel any more): shut the kernels down."""
+        if not apps.is_installed("lms_kernels"):
+            return
+        if keep:
+            self.stdout.write(
+                "The kernels keep running (--keep-kernels); `manage.py lms_kernels_shutdown_all` stops them."
+            )
+            return
+        self.stdout.write("Shutting down the kernels...")
+        call_command("lms_kernels_shutdown_all", stdout=self.stdout, stderr=self.stderr)
 
     def wait_until_ready(self, url, children, timeout):
         deadline = time.monotonic() + timeout
