@@ -285,7 +285,11 @@ if APP == "lms_core":
     r = expect(client(learner).get("/core/api/me/enrollments/"), 200, "learner GET /core/api/me/enrollments/")
     body = r.json()
     assert (body.get("results", body) if isinstance(body, dict) else body) == [], body
-    r = expect(client(learner).get(f"/core/avatars/{learner.pk}.png"), 200, "learner GET their avatar")
+    from django.urls import reverse
+    from lms_core.avatars import avatar_key
+
+    avatar = reverse("lms_core:avatar", args=[avatar_key(learner)])
+    r = expect(client(learner).get(avatar), 200, "learner GET their avatar")
     assert r["Content-Type"] == "image/png", r["Content-Type"]
 
 if APP == "lms_kernels":
