@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import capacity, events, pools, queue, signals
 from .adapters import get_adapter
@@ -471,9 +472,12 @@ async def _give_up(kernel: Kernel, backend, cause: str, generation: int) -> tupl
     """The kernel died on start after each of ``RESTART_LIMIT`` automatic restarts: leave it dead, say why."""
     await backend.shutdown(kernel, restart=True)  # free what the dead process held (ports, a GPU...)
     error = KernelRestartLimitReached(
-        _(
+        ngettext(
+            "The kernel was restarted %(count)d time in a row and died each time on start, so it is not "
+            "restarted again. Last time: %(cause)s Restart it once the cause is fixed.",
             "The kernel was restarted %(count)d times in a row and died each time on start, so it is not "
-            "restarted again. Last time: %(cause)s Restart it once the cause is fixed."
+            "restarted again. Last time: %(cause)s Restart it once the cause is fixed.",
+            kernel.restart_count,
         )
         % {"count": kernel.restart_count, "cause": cause}
     )

@@ -80,8 +80,9 @@ async def test_deaths_far_apart_are_each_restarted(kernels, user, settings):
             await ws.wait_ready()
             await asyncio.sleep(1)  # it has lived longer than the stable-start window
             await ws.send(ws.execute_request("import os; os._exit(1)"))
-            told, _ = await ws.receive_until(lambda m: notice(m) == "died")
-            assert "restarted" in told["content"]["text"]
+            told, _ = await ws.receive_until(lambda m: notice(m) == "died", timeout=60)
+            assert "code" not in told["metadata"]["lms_kernels"], told["content"]["text"]
+            assert "being restarted" in told["content"]["text"]
             assert (await ws.execute("'back'", timeout=60)).result == "'back'"
             assert (await Kernel.objects.aget(pk=kernel["id"])).generation == generation
 
