@@ -3,7 +3,8 @@
 ``kernel_started``
     A kernel was launched (``kernel`` holds its row).
 ``kernel_restarted``
-    A kernel was replaced by a fresh one: on request, or automatically after it died.
+    A kernel was replaced by a fresh one: on request, automatically after it died, or by the culler because
+    it stayed busy without answering past its maximum busy time.
 ``kernel_shutdown``
     A kernel was shut down; its row is about to be deleted.
 ``kernel_died``
