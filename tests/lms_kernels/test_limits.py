@@ -37,12 +37,17 @@ def test_output_not_of_a_relayed_execution_counts_towards_the_ceiling_until_the_
     # Fresh parents, or none: one budget for all of them.
     assert [cap.admit(f"forged{i}", 20) for i in range(4)] == ["send", "send", "ceiling", "drop"]
     assert cap.admit(None, 1) == "drop"
-    executions.add(
-        {"msg_id": "run"}
-    )  # a relayed execution: its output has its own cap, and the ceiling starts over
+    # A relayed execution: its output has its own cap.
+    executions.add({"msg_id": "run"})
     assert cap.admit("run", 100) == "send"
+    assert cap.admit("forged9", 1) == "drop"
+    # Once the kernel starts it (its busy status), the ceiling starts over, once.
+    executions.started("run")
     assert cap.admit("forged9", 50) == "send"
     assert cap.admit("forged9", 1) == "ceiling"
+    executions.started("run")
+    executions.started("forged10")
+    assert cap.admit("forged9", 1) == "drop"
     assert executions.last == {"msg_id": "run"}
     # The ceiling is the cap unless set; None switches it off.
     assert OutputCap(10).ceiling == 10
@@ -51,11 +56,12 @@ def test_output_not_of_a_relayed_execution_counts_towards_the_ceiling_until_the_
 
 def test_output_cap_forgets_old_executions_first():
     cap = OutputCap(10)
-    for i in range(1100):
+    for i in range(300):
         cap.executions.add({"msg_id": f"x{i}"})
+        cap.executions.started(f"x{i}")
         cap.admit(f"x{i}", 11)
-    assert len(cap._counts) == len(cap.executions.relayed) == 1024
-    assert cap.admit("x1099", 1) == "drop"  # the newest are kept
+    assert len(cap._counts) == len(cap.executions.relayed) == 256
+    assert cap.admit("x299", 1) == "drop"  # the newest are kept
     assert cap.admit("x0", 11) == "ceiling"  # the oldest were forgotten: it is no execution's any more
 
 

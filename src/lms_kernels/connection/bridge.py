@@ -536,6 +536,7 @@ class KernelBridge:
                     self._execution_state = state or self._execution_state
                     if state == "busy":
                         self._busy_parent = parent
+                        self._executions.started(parent.get("msg_id"))
                     elif state == "idle":
                         # (the execution's output count is kept: a forged idle must not reset it)
                         self._running.pop(parent.get("msg_id"), None)

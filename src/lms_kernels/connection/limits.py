@@ -7,8 +7,9 @@ Kernel code chooses the parent header of what it publishes, so the output cap do
 message counts towards an execution only when its parent ``msg_id`` is an ``execute_request`` that this
 worker relayed to the kernel (:func:`kernel_executions`, shared by every connection of the kernel here).
 Anything else (a fresh or forged parent, an execution relayed by another worker) counts towards one budget per
-kernel and connection, the *ceiling*, which starts afresh with each ``execute_request`` relayed to the kernel:
-an execution cannot make the server send more than the cap for itself plus the ceiling for everything else.
+kernel and connection, the *ceiling*, which starts afresh when an ``execute_request`` relayed to the kernel
+starts (its ``busy`` status; once per request, however often kernel code repeats that status): an execution
+cannot make the server send more than the cap for itself plus the ceiling for everything else.
 Counts are not reset when an execution finishes, so a forged ``idle`` status does not buy a fresh budget.
 
 The execute rate is a token bucket per learner and kernel (:func:`shared_rate_limiter`): the connections of
@@ -36,21 +37,24 @@ __all__ = [
 OUTPUT_TYPES = frozenset({"stream", "display_data", "update_display_data", "execute_result", "error"})
 
 #: Executions tracked at once per kernel (relayed) and per connection (counted); the oldest are forgotten
-#: first. Forgetting one costs a client an ``execute_request`` (rate-limited) per budget it wins back.
-_TRACKED = 1024
+#: first. An execution forgotten by both is no execution's any more: its later output counts towards the
+#: ceiling, so forgetting wins a client no budget (and it takes that many rate-limited executions).
+_TRACKED = 256
 
 
 class KernelExecutions:
     """The ``execute_request`` messages this worker relayed to one kernel, from any of its connections.
 
-    ``relayed`` maps ``msg_id`` to the request's header (the newest last); ``epoch`` counts them, so a
-    connection sees that a new execution started without being told.
+    ``relayed`` maps their ``msg_id`` (the newest last) to whether the kernel has started it, ``last`` is the
+    newest one's header; ``epoch`` counts the starts, so a connection sees that a new execution started
+    without having seen its ``busy`` status itself.
     """
 
-    __slots__ = ("epoch", "relayed", "users")
+    __slots__ = ("epoch", "last", "relayed", "users")
 
     def __init__(self):
-        self.relayed: OrderedDict[str, dict] = OrderedDict()
+        self.relayed: OrderedDict[str, bool] = OrderedDict()
+        self.last: dict = {}
         self.epoch = 0
         self.users = 0
 
@@ -58,13 +62,14 @@ class KernelExecutions:
         relayed = self.relayed
         if len(relayed) >= _TRACKED:
             relayed.popitem(last=False)
-        relayed[header["msg_id"]] = header
-        self.epoch += 1
+        relayed.setdefault(header["msg_id"], False)
+        self.last = header
 
-    @property
-    def last(self) -> dict:
-        """The header of the newest execution relayed to the kernel (``{}`` if none)."""
-        return next(reversed(self.relayed.values()), {})
+    def started(self, msg_id) -> None:
+        """The kernel said it started ``msg_id`` (a ``busy`` status): the ceiling starts afresh, once."""
+        if self.relayed.get(msg_id) is False:
+            self.relayed[msg_id] = True
+            self.epoch += 1
 
 
 _executions: dict[str, KernelExecutions] = {}
@@ -100,7 +105,7 @@ class OutputCap:
     :class:`KernelExecutions` (a private one if not given, for tests of the bookkeeping).
     """
 
-    __slots__ = ("_counts", "_epoch", "_other", "active", "ceiling", "executions", "limit")
+    __slots__ = ("_counts", "_epoch", "_other", "_relayed", "active", "ceiling", "executions", "limit")
 
     def __init__(
         self,
@@ -114,12 +119,13 @@ class OutputCap:
         #: Whether there is anything to count (else the bridge does not even read parent headers).
         self.active = self.limit is not None or self.ceiling is not None
         self.executions = executions if executions is not None else KernelExecutions()
+        self._relayed = self.executions.relayed
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._epoch = self.executions.epoch
         self._other = 0
 
     def admit(self, parent_id: str | None, size: int) -> str:
-        if parent_id in self.executions.relayed:
+        if parent_id in self._relayed:
             limit = self.limit
             if limit is None:
                 return "send"
