@@ -18,7 +18,7 @@ async def test_a_state_recorded_during_a_save_is_saved_without_another_message(m
     def slow_save(items):
         saving.set()
         release.wait(5)
-        saved.append({key: state for key, (_stamp, state) in items.items()})
+        saved.append({key: pending.state for key, pending in items.items()})
 
     monkeypatch.setattr(activity, "_save", slow_save)
     recorder = activity.ActivityRecorder()
