@@ -22,7 +22,10 @@ MAX_DEPTH = 64
 
 
 class JSONInputError(ValueError):
-    """The body is not JSON the API accepts; ``str(error)`` is the message for the user."""
+    """The body is not JSON the API accepts; ``str(error)`` is the message for the user. ``syntax_error`` is
+    the parser's own message when the body is not JSON at all (for APIs that keep their usual wording)."""
+
+    syntax_error: str | None = None
 
 
 def _refuse_constant(name: str):
@@ -109,6 +112,8 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH):
     except UnicodeDecodeError:
         raise JSONInputError(_("The body is not UTF-8 text.")) from None
     except ValueError as exc:
-        raise JSONInputError(_("The body is not valid JSON: %(error)s") % {"error": exc}) from None
+        error = JSONInputError(_("The body is not valid JSON: %(error)s") % {"error": exc})
+        error.syntax_error = str(exc)
+        raise error from None
     check_value(value, max_depth=max_depth)
     return value

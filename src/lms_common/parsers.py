@@ -20,4 +20,6 @@ class StrictJSONParser(JSONParser):
         try:
             return loads(stream.read() if stream is not None else b"")
         except JSONInputError as exc:
+            if exc.syntax_error is not None:  # not JSON at all: DRF's own answer
+                raise ParseError(f"JSON parse error - {exc.syntax_error}") from None
             raise ParseError(str(exc)) from None

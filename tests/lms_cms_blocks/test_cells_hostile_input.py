@@ -22,7 +22,7 @@ STREAM = '{"outputs": [{"output_type": "stream", "name": "stdout", "text": %s}]}
         ('{"source": "ok", "outputs": [{"output_type": "error", "\\ud800": 1}]}', "U+D800"),
         ('{"execution_count": 1e309}', "1e309 is out of range"),
         ('{"outputs": [{"output_type": "execute_result", "data": {"x": NaN}}]}', "NaN"),
-        ('{"source": ', "not valid JSON"),
+        ('{"source": ', "JSON parse error"),
     ],
 )
 def test_hostile_json_is_a_400_with_a_message(django_user_model, body, message):

@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
+from lms_common.converters import MAX_ID
+
 from ..models import Cohort, DeadlineException, Enrollment, EnrollmentStatus, Pacing
 from .querysets import NAME_ORDER, overdue_exists
 from .schema import OpenApiTypes, extend_schema_field
@@ -24,9 +26,14 @@ __all__ = [
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(filters.Filter):
-    """An integer id (a ``NumberFilter`` would accept ``1.5``)."""
+    """An integer id (a ``NumberFilter`` would accept ``1.5``), at most a 64-bit database id: a larger one would
+    reach the database through a relation, where nothing guards it (an ``OverflowError`` on SQLite)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class _StrictBooleanField(forms.NullBooleanField):

@@ -8,7 +8,10 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+
+from lms_common.parsers import StrictJSONParser
 
 from ..pagination import LmsPagination
 
@@ -32,6 +35,9 @@ def validated(serializer_class, request, **kwargs) -> dict:
 
 class ApiViewMixin:
     permission_classes = [IsAuthenticated]
+    # JSON within bounds: too deep a nesting (a RecursionError in DRF's parser), a lone surrogate or a number
+    # out of range is a 400 with a message.
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
     pagination_class = LmsPagination
     filter_backends = [DjangoFilterBackend]
 
