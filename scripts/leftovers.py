@@ -4,7 +4,9 @@
 ``LMS_TEST_RUN_ID=<random id>``. Every process the run starts inherits it: servers, task workers, ipykernel
 kernels and the iopub relays the local backend starts beside them, even after they detach into their own
 session. At the end, any process still carrying the marker was left behind. Processes of other runs in the
-same checkout carry another id, so they are never counted.
+same checkout carry another id, so they are never counted. What does not inherit the environment (the local
+backend's kernels get only a few variables) is found by the paths it names: the session's temporary directory,
+where the tests put the kernels' runtime directories.
 """
 
 from __future__ import annotations
@@ -51,17 +53,60 @@ def _ancestors(pid: int) -> set[int]:
     return found
 
 
-def find(run_id: str, marker: str = MARKER) -> list[Leftover]:
-    """The live processes whose environment carries ``marker=run_id``, except us and our ancestors."""
+def _descendants(pid: int) -> set[int]:
+    """Our children, their children and so on (whatever environment they were given)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        if child not in found:
+            found.add(child)
+            todo += children.get(child, ())
+    return found
+
+
+def _names(entry: Path, paths: tuple[str, ...]) -> bool:
+    """Whether the process's command line, working directory or environment names one of ``paths``."""
+    if not paths:
+        return False
+    try:
+        cwd = os.readlink(entry / "cwd")
+    except OSError:
+        cwd = ""
+    text = (entry / "cmdline").read_bytes() + b"\0" + (entry / "environ").read_bytes() + b"\0" + cwd.encode()
+    return any(path.encode() in text for path in paths)
+
+
+def find(run_id: str, marker: str = MARKER, paths: tuple[str, ...] = ()) -> list[Leftover]:
+    """The live processes that descend from us, whose environment carries ``marker=run_id``, or that name one
+    of ``paths`` (say the session's temporary directory) in their command line, working directory or
+    environment; never us or our ancestors.
+
+    ``paths`` finds what does not inherit the environment: the local backend passes its kernels only a few
+    variables, but their connection files (in their command line) and working directories are in the runtime
+    directory the tests gave them, and their relays' environment names those files.
+    """
     needle = f"{marker}={run_id}".encode()
     ours = _ancestors(os.getpid())
+    descendants = _descendants(os.getpid())
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         pid = int(entry.name)
         if pid in ours:
             continue
         try:
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+            if (
+                pid not in descendants
+                and needle not in (entry / "environ").read_bytes().split(b"\0")
+                and not _names(entry, paths)
+            ):
                 continue
             state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
             if state == "Z":
@@ -75,10 +120,12 @@ def find(run_id: str, marker: str = MARKER) -> list[Leftover]:
     return sorted(found, key=lambda leftover: leftover.pid)
 
 
-def settle(run_id: str, marker: str = MARKER, grace: float = 5.0) -> list[Leftover]:
+def settle(
+    run_id: str, marker: str = MARKER, paths: tuple[str, ...] = (), grace: float = 5.0
+) -> list[Leftover]:
     """:func:`find`, waiting up to ``grace`` seconds for processes that are already on their way out."""
     deadline = time.monotonic() + grace
-    while (leftovers := find(run_id, marker)) and time.monotonic() < deadline:
+    while (leftovers := find(run_id, marker, paths)) and time.monotonic() < deadline:
         time.sleep(0.25)
     return leftovers
 

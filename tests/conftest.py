@@ -202,13 +202,19 @@ def pytest_configure(config):
     os.environ[_leftovers_module().SESSION_MARKER] = uuid.uuid4().hex
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own, which tears down what fixtures are still set up
 def pytest_sessionfinish(session, exitstatus):
     """Processes this session started and left running: listed, killed, and a failure under ``CI=true``."""
     leftovers = _leftovers_module()
     session_id = os.environ.get(leftovers.SESSION_MARKER)
     if not session_id or not Path("/proc/self/environ").exists():
         return
-    _leftovers[:] = leftovers.settle(session_id, leftovers.SESSION_MARKER)
+    # Kernels do not inherit the marker (the local backend passes them a few variables only); the runtime
+    # directories tests give them are in the session's temporary directory.
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = getattr(factory, "_basetemp", None)
+    paths = (str(basetemp) + os.sep,) if basetemp else ()
+    _leftovers[:] = leftovers.settle(session_id, leftovers.SESSION_MARKER, paths)
     if _leftovers:
         leftovers.kill(_leftovers)
         if IN_CI:

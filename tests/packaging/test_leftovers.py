@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -62,22 +64,63 @@ def test_a_session_that_leaves_a_process_running(ci, exit_code):
     assert sleepers(f"LMS_TEST_RUN_ID={run_id}") == [], "the left-over process was not killed"
 
 
+def orphan(env: dict, cwd: Path | None = None) -> int:
+    """Start ``sleep 300`` the way a daemon starts: its parent exits at once, so it is nobody's child here."""
+    started = subprocess.run(
+        ["sh", "-c", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(started.stdout)
+
+
+def stop(*pids: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_find_counts_only_this_runs_processes():
     leftovers = load_leftovers()
     run_id, other_id = uuid.uuid4().hex, uuid.uuid4().hex
-    ours = subprocess.Popen(
-        ["sleep", "300"], env={**os.environ, leftovers.MARKER: run_id}, start_new_session=True
-    )
-    theirs = subprocess.Popen(["sleep", "300"], env={**os.environ, leftovers.MARKER: other_id})
+    ours = orphan({**os.environ, leftovers.MARKER: run_id})
+    theirs = orphan({**os.environ, leftovers.MARKER: other_id})
     try:
         found = leftovers.find(run_id)
-        assert [leftover.pid for leftover in found] == [ours.pid]
+        assert [leftover.pid for leftover in found] == [ours]
         assert found[0].command == "sleep 300"
         leftovers.kill(found)
-        assert ours.wait(timeout=10) is not None
-        assert leftovers.settle(run_id, grace=1) == []
-        assert [leftover.pid for leftover in leftovers.find(other_id)] == [theirs.pid]
+        assert leftovers.settle(run_id, grace=5) == []
+        assert [leftover.pid for leftover in leftovers.find(other_id)] == [theirs]
     finally:
-        for process in (ours, theirs):
-            process.kill()
-            process.wait()
+        stop(ours, theirs)
+
+
+def test_find_counts_processes_that_name_the_sessions_directory(tmp_path):
+    """Kernels get a few environment variables only: they are found by their runtime directory."""
+    leftovers = load_leftovers()
+    kernel_dir = tmp_path / "kernel-1"
+    kernel_dir.mkdir()
+    kernel = orphan({"PATH": os.environ["PATH"]}, cwd=kernel_dir)
+    relay = orphan({"PATH": os.environ["PATH"], "WATCH": str(tmp_path / "kernel-1.json")})
+    elsewhere = orphan({"PATH": os.environ["PATH"]})
+    try:
+        run_id = uuid.uuid4().hex
+        assert leftovers.find(run_id) == []
+        found = leftovers.find(run_id, paths=(str(tmp_path) + os.sep,))
+        assert sorted(leftover.pid for leftover in found) == sorted([kernel, relay])
+    finally:
+        stop(kernel, relay, elsewhere)
+
+
+def test_find_counts_our_children_whatever_their_environment():
+    leftovers = load_leftovers()
+    child = subprocess.Popen(["sleep", "300"], env={"PATH": os.environ["PATH"]}, start_new_session=True)
+    try:
+        assert [leftover.pid for leftover in leftovers.find(uuid.uuid4().hex)] == [child.pid]
+    finally:
+        child.kill()
+        child.wait()
