@@ -1,5 +1,6 @@
 """Fixtures of the example site's browser tests: the demo command serving a fresh database, Chromium."""
 
+import contextlib
 import os
 import re
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from tests.conftest import ROOT
@@ -29,6 +31,8 @@ def demo_site(tmp_path):
         "DJANGO_SETTINGS_MODULE": "groundup_site.settings",
         "DJANGO_SQLITE_PATH": str(tmp_path / "demo.sqlite3"),
         "PYTHONUNBUFFERED": "1",
+        # The demo's kernels write their connection files here: then they can be found, and stopped, below.
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -50,21 +54,46 @@ def demo_site(tmp_path):
             url = match.group(1)
             break
         if process.poll() is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # what it started before it exited
+            kill_kernels_of(env["JUPYTER_RUNTIME_DIR"])
             pytest.fail(f"the demo command exited early:\n{text}")
         time.sleep(0.3)
     if url is None:
-        process.kill()
+        # The whole group: the demo's server and task worker too, which a kill of the command alone leaves running.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        kill_kernels_of(env["JUPYTER_RUNTIME_DIR"])
         pytest.fail(f"the demo command did not start in time:\n{log_path.read_text()}")
     try:
         yield url, process, log_path
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                raise
+        try:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    raise
+        finally:
+            # Kernels lead their own sessions: a demo killed above, or one that failed to shut them down, leaves
+            # them and their relays running.
+            kill_kernels_of(env["JUPYTER_RUNTIME_DIR"])
+
+
+def kill_kernels_of(runtime_dir: str) -> None:
+    """SIGKILL the local kernels whose connection files are in ``runtime_dir`` (their command lines name them),
+    with their process groups, and the iopub relays watching those files (they would linger 30 s)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if any(runtime_dir in part for part in proc.info["cmdline"] or ()):
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # a local kernel leads its own process group
+                proc.kill()
+            elif proc.environ().get("LMS_KERNEL_RELAY_WATCH", "").startswith(runtime_dir):
+                proc.kill()
 
 
 @pytest.fixture
