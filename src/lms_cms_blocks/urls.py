@@ -9,12 +9,20 @@ The cell-state API (the learner's saved code, outputs and exercise passes; see t
 
 from django.urls import path
 
+from lms_common import converters
+
 from .cells import views
 
 app_name = "lms_cms_blocks"
 
+converters.register()  # <lms_str:...>: a block id never holds a NUL (%00), which PostgreSQL refuses in a query
+
 urlpatterns = [
     path("api/cells/<int:page_id>/", views.CellStateListView.as_view(), name="cells-list"),
-    path("api/cells/<int:page_id>/<str:block_id>", views.CellStateDetailView.as_view(), name="cells-detail"),
-    path("api/cells/<int:page_id>/<str:block_id>/check", views.CellCheckView.as_view(), name="cells-check"),
+    path(
+        "api/cells/<int:page_id>/<lms_str:block_id>", views.CellStateDetailView.as_view(), name="cells-detail"
+    ),
+    path(
+        "api/cells/<int:page_id>/<lms_str:block_id>/check", views.CellCheckView.as_view(), name="cells-check"
+    ),
 ]

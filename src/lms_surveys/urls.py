@@ -8,7 +8,7 @@ from . import views
 
 app_name = "lms_surveys"
 
-converters.register()  # <lms_id:...>: ids past 64 bits are a 404, not an overflow in the database
+converters.register()  # <lms_id:...>, <lms_path:...>: ids past 64 bits and NUL characters are a 404
 
 urlpatterns = [
     path("<lms_id:pk>/", views.take_survey, name="take"),

@@ -37,3 +37,13 @@ def test_hostile_json_is_a_400_with_a_message(django_user_model, body, message):
     assert response.status_code == 400, response.content
     assert message in response.json()["detail"]
     assert not CellState.objects.exists()
+
+
+def test_a_block_id_with_a_nul_is_a_404(django_user_model):
+    """PostgreSQL refuses NUL in a query: the URL matches nothing instead (a 500 there before)."""
+    learner = django_user_model.objects.create_user("learner", password="pw")
+    client = CsrfClient()
+    client.force_login(learner)
+    lesson = make_lesson()
+    for method in ("get", "delete"):
+        assert getattr(client, method)(f"/blocks/api/cells/{lesson.pk}/a%00b").status_code == 404

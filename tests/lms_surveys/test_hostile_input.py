@@ -47,3 +47,9 @@ def test_hostile_answers_are_a_400(world, body, message):
     )
     assert response.status_code == 400, response.content
     assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize("prefix", ["contents", "courses"])
+def test_a_key_with_a_nul_is_a_404(world, prefix):
+    """PostgreSQL refuses NUL in a query: the URL matches nothing instead (a 500 there before)."""
+    assert world.client(world.learner).get(f"/surveys/api/{prefix}/a%00b/survey/").status_code == 404

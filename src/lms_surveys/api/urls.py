@@ -4,13 +4,15 @@ from lms_common import converters
 
 from . import views
 
-converters.register()  # <lms_id:...>: ids past 64 bits are a 404, not an overflow in the database
+converters.register()  # <lms_id:...>, <lms_path:...>: ids past 64 bits and NUL characters are a 404
 
 urlpatterns = [
-    path("contents/<path:key>/survey/", views.TargetSurveyView.as_view(), name="api-content-survey"),
-    path("contents/<path:key>/surveys/", views.TargetSurveyListView.as_view(), name="api-content-surveys"),
+    path("contents/<lms_path:key>/survey/", views.TargetSurveyView.as_view(), name="api-content-survey"),
     path(
-        "courses/<path:key>/survey/",
+        "contents/<lms_path:key>/surveys/", views.TargetSurveyListView.as_view(), name="api-content-surveys"
+    ),
+    path(
+        "courses/<lms_path:key>/survey/",
         views.TargetSurveyView.as_view(scope="course"),
         name="api-course-survey",
     ),
@@ -20,5 +22,5 @@ urlpatterns = [
     path("me/responses/<lms_id:pk>/", views.MyResponseView.as_view(), name="api-my-response"),
     path("me/pending/", views.PendingView.as_view(), name="api-my-pending"),
     path("reports/surveys/<lms_id:pk>/", views.SurveyReportView.as_view(), name="api-survey-report"),
-    path("reports/courses/<path:key>/", views.CourseReportView.as_view(), name="api-course-report"),
+    path("reports/courses/<lms_path:key>/", views.CourseReportView.as_view(), name="api-course-report"),
 ]
