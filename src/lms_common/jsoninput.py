@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 
-from django.utils.translation import gettext as _
+from .translation import gettext as _
 
 __all__ = ["MAX_DEPTH", "JSONInputError", "check_text", "check_value", "loads"]
 

@@ -479,3 +479,15 @@ def test_kernel_rest_errors_in_korean(korean_client, django_user_model):
     bad = korean_client.post(reverse("lms_kernels:kernel-list"), b"[1]", content_type="application/json")
     assert bad.status_code == 400
     assert bad.json()["message"] == "요청 본문은 JSON 객체여야 합니다."
+
+
+def test_lms_common_messages_in_korean():
+    """lms_common is not an installed app: its messages come from its own catalogue, in every project."""
+    from lms_common.jsoninput import JSONInputError, loads
+
+    with django_translation.override("ko"), pytest.raises(JSONInputError) as refused:
+        loads("[" * 100 + "]" * 100)
+    assert "JSON이 너무 깊게 중첩되어 있습니다" in str(refused.value)
+    with django_translation.override("en"), pytest.raises(JSONInputError) as refused:
+        loads("[" * 100 + "]" * 100)
+    assert "The JSON nests too deeply" in str(refused.value)
