@@ -430,12 +430,6 @@ def test_bodies(world):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="Wagtail's API v2 answers some hostile query values with a 500: ?offset=2**64 (an OverflowError in "
-    "the database), ?id= that is not a number on find/ (a ValueError), a NUL in ?search. Remove this mark "
-    "once they are 400s.",
-)
 def test_wagtail_api_v2(world):
     endpoints = rest_endpoints(wagtail=True)
     assert endpoints

@@ -9,10 +9,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.documents import urls as wagtaildocs_urls
-from wagtail.documents.api.v2.views import DocumentsAPIViewSet
-from wagtail.images.api.v2.views import ImagesAPIViewSet
 
-from lms_cms_blocks.api import LessonPagesAPIViewSet
+from lms_cms_blocks.api import DocumentsAPIViewSet, ImagesAPIViewSet, LessonPagesAPIViewSet
 
 from . import learning, teaching, views
 
