@@ -305,7 +305,9 @@ def test_editing_a_jupyter_cell_in_the_admin(make_lesson, editor_client):
         ("/api/v2/documents/find/", {"id": "1e3"}, "The query parameter 'id' must be a whole number."),
     ],
 )
-def test_wagtail_api_refuses_hostile_query_values_with_a_message(admin_client, site_root, path, query, message):
+def test_wagtail_api_refuses_hostile_query_values_with_a_message(
+    admin_client, site_root, path, query, message
+):
     """Wagtail's own views answered these with a 500 (an overflow, a ValueError, a NUL PostgreSQL refuses)."""
     response = admin_client.get(path, query)  # images and documents are for signed-in users in these projects
     assert response.status_code == 400, response.content[:300]
