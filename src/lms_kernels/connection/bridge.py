@@ -587,8 +587,17 @@ class KernelBridge:
         await self._send_frame(frame)
 
     async def _send_server_message(self, channel: str, msg: dict) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await self._emit(channel, pack_message(msg), msg["header"])
+        except (TypeError, ValueError):
+            # A message of the service's own that cannot be encoded is a bug here, not the client's doing.
+            logger.warning(
+                "could not encode a %s message for the client", msg["header"].get("msg_type"), exc_info=True
+            )
+        except Exception:  # the connection is closing: nobody is left to tell
+            logger.debug(
+                "could not send a %s message to the client", msg["header"].get("msg_type"), exc_info=True
+            )
 
     async def _send_status(self, execution_state: str) -> None:
         msg = new_message("status", {"execution_state": execution_state}, session=self._server_session)
