@@ -961,7 +961,7 @@ def _identity() -> bytes:
 def _loads(raw: bytes | memoryview) -> dict:
     try:
         value = json.loads(bytes(raw) if isinstance(raw, memoryview) else raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser can take
         return {}
     return value if isinstance(value, dict) else {}
 
