@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -38,6 +39,7 @@ from rest_framework.views import APIView
 
 from lms_kernels.adapters import KernelAdapter
 from lms_kernels.models import Kernel, KernelEnvironment, KernelSession
+from lms_kernels.testing import shutdown_all_kernels
 from lms_kernels.views import ApiView
 from tests.lms_cms_blocks.cells_helpers import CsrfClient, block_ids, make_lesson
 from tests.lms_surveys.conftest import valid_answers
@@ -120,13 +122,24 @@ class NoKernelStarts(KernelAdapter):
 
 
 @pytest.fixture
-def world(django_user_model, settings, caplog):
+def world(django_user_model, settings, caplog, tmp_path):
     from lms_core.testing.factories import make_cohort, make_course, make_enrollment
     from lms_surveys import services as survey_services
     from lms_surveys.testing.factories import attach, make_survey
 
     caplog.set_level(logging.CRITICAL, logger="django.request")  # hundreds of expected 4xx
-    settings.LMS_KERNELS = {**getattr(settings, "LMS_KERNELS", {}), "ADAPTER": f"{__name__}.NoKernelStarts"}
+    settings.LMS_KERNELS = {
+        **getattr(settings, "LMS_KERNELS", {}),
+        "ADAPTER": f"{__name__}.NoKernelStarts",
+        # Restarting the learner's kernel (its row has no process) starts a real one: in this test's folder,
+        # shut down when the test ends.
+        "BACKENDS": {
+            "local": {
+                "BACKEND": "lms_kernels.backends.local.LocalBackend",
+                "OPTIONS": {"runtime_dir": str(tmp_path / "kernels")},
+            }
+        },
+    }
     learner = django_user_model.objects.create_user("fuzz-learner", password="pw-fuzz-1234")
     course = make_course("Fuzz course", contents=2)
     cohort = make_cohort(course)
@@ -201,7 +214,8 @@ def world(django_user_model, settings, caplog):
             "reason": "fuzz",
         },
     }
-    return World(client, ids, pks, bodies)
+    yield World(client, ids, pks, bodies)
+    async_to_sync(shutdown_all_kernels)()
 
 
 @dataclass
