@@ -77,6 +77,12 @@ def orphan(env: dict, cwd: Path | None = None) -> int:
     return int(started.stdout)
 
 
+def mine(found: list, *pids: int) -> list:
+    """Of the leftovers found, the ones this test started: the session running it may have processes of its
+    own alive (its servers and kernels while it runs), which are its children too."""
+    return [leftover for leftover in found if leftover.pid in pids]
+
+
 def stop(*pids: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
@@ -89,12 +95,12 @@ def test_find_counts_only_this_runs_processes():
     ours = orphan({**os.environ, leftovers.MARKER: run_id})
     theirs = orphan({**os.environ, leftovers.MARKER: other_id})
     try:
-        found = leftovers.find(run_id)
+        found = mine(leftovers.find(run_id), ours, theirs)
         assert [leftover.pid for leftover in found] == [ours]
         assert found[0].command == "sleep 300"
         leftovers.kill(found)
-        assert leftovers.settle(run_id, grace=5) == []
-        assert [leftover.pid for leftover in leftovers.find(other_id)] == [theirs]
+        assert mine(leftovers.settle(run_id, grace=5), ours, theirs) == []
+        assert [leftover.pid for leftover in mine(leftovers.find(other_id), ours, theirs)] == [theirs]
     finally:
         stop(ours, theirs)
 
@@ -109,8 +115,8 @@ def test_find_counts_processes_that_name_the_sessions_directory(tmp_path):
     elsewhere = orphan({"PATH": os.environ["PATH"]})
     try:
         run_id = uuid.uuid4().hex
-        assert leftovers.find(run_id) == []
-        found = leftovers.find(run_id, paths=(str(tmp_path) + os.sep,))
+        assert mine(leftovers.find(run_id), kernel, relay, elsewhere) == []
+        found = mine(leftovers.find(run_id, paths=(str(tmp_path) + os.sep,)), kernel, relay, elsewhere)
         assert sorted(leftover.pid for leftover in found) == sorted([kernel, relay])
     finally:
         stop(kernel, relay, elsewhere)
@@ -120,7 +126,7 @@ def test_find_counts_our_children_whatever_their_environment():
     leftovers = load_leftovers()
     child = subprocess.Popen(["sleep", "300"], env={"PATH": os.environ["PATH"]}, start_new_session=True)
     try:
-        assert [leftover.pid for leftover in leftovers.find(uuid.uuid4().hex)] == [child.pid]
+        assert [leftover.pid for leftover in mine(leftovers.find(uuid.uuid4().hex), child.pid)] == [child.pid]
     finally:
         child.kill()
         child.wait()
