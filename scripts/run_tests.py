@@ -27,7 +27,10 @@ run under ``CI=true``.
 Without ``CI=true`` a missing component skips the tests that need it, and the summary says which. With
 ``CI=true`` a missing component fails the run.
 
-Usage: ``python scripts/run_tests.py [--no-services] [--no-install] [--skip STEP ...] [-- PYTEST_ARGS]``
+At the end the run stops the services it started (``scripts/services.py down``; ``--keep-services`` keeps them).
+
+Usage: ``python scripts/run_tests.py [--no-services] [--no-install] [--keep-services] [--skip STEP ...]
+[-- PYTEST_ARGS]``
 """
 
 from __future__ import annotations
@@ -313,7 +316,19 @@ class Runner:
             self.note("pytest: all apps, PostgreSQL", "not run: PostgreSQL is missing")
         self.wheel(python)
         self.newest_line(env)
+        self.stop_services()
         return self.summary()
+
+    def stop_services(self) -> None:
+        """Stop what ``services.py up`` started for this run (never a server it merely reused), so that the run
+        leaves nothing running: ``--keep-services`` keeps them up for the next run."""
+        if self.args.no_services or self.args.keep_services:
+            self.note(
+                "services: down",
+                "not run (" + ("--no-services" if self.args.no_services else "--keep-services") + ")",
+            )
+            return
+        self.run("services: down", [sys.executable, str(ROOT / "scripts" / "services.py"), "down"])
 
     def summary(self) -> int:
         self.collect_leftovers("the run")
@@ -357,6 +372,11 @@ def main() -> int:
     )
     parser.add_argument("--no-services", action="store_true", help="do not start PostgreSQL/Redis/Docker")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install missing components")
+    parser.add_argument(
+        "--keep-services",
+        action="store_true",
+        help="leave PostgreSQL/Redis/Docker running at the end (by default the run stops what it started)",
+    )
     parser.add_argument(
         "--skip",
         action="append",
